@@ -1,0 +1,79 @@
+"""Conditional instance normalisation whose statistics can be captured once and reused.
+
+Instance norm makes every output pixel depend on the mean and variance of the whole frame, so
+running a network on a crop changes its colours. ``FrozenNorm`` either measures the statistics
+of its input ("live") or applies statistics handed in from an earlier full-frame pass
+("frozen"). With frozen statistics the network is a local operator: a crop with enough margin
+reproduces the full-frame output in its interior, and a whole shot can share one look.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import torch
+from torch import nn
+
+MeanVar = Tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class NormStats:
+    """Per-layer instance-norm statistics, in network order.
+
+    ``layers[i]`` is ``(mean, var)`` for the i-th ``FrozenNorm``, each ``(N, C, 1, 1)`` float32
+    on the network's device (biased variance, as instance norm uses).
+    """
+
+    layers: List[MeanVar]
+
+    def to(self, device) -> "NormStats":
+        return NormStats([(m.to(device), v.to(device)) for m, v in self.layers])
+
+    def batch(self, n: int) -> "NormStats":
+        """Repeat batch-1 statistics for a batch of ``n`` crops of the same frame."""
+        return NormStats([(m.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for m, v in self.layers])
+
+    @staticmethod
+    def mix(a: "NormStats", b: "NormStats", t: float) -> "NormStats":
+        """``(1 - t) * a + t * b`` layer by layer: a smooth hand-over between two captures."""
+        return NormStats([((1 - t) * ma + t * mb, (1 - t) * va + t * vb)
+                          for (ma, va), (mb, vb) in zip(a.layers, b.layers)])
+
+
+class StatsCursor:
+    """Walks the layers of a ``NormStats`` during one forward pass and records what was used."""
+
+    def __init__(self, frozen: Optional[NormStats]):
+        self._frozen = frozen
+        self.used: List[MeanVar] = []
+
+    def next(self, x: torch.Tensor, eps: float) -> MeanVar:
+        if self._frozen is None:
+            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, unbiased=False)
+        else:
+            mean, var = self._frozen.layers[len(self.used)]
+        self.used.append((mean, var))
+        return mean, var
+
+    def result(self) -> NormStats:
+        return NormStats(self.used)
+
+
+class FrozenNorm(nn.Module):
+    """Instance norm with an externally chosen scale and shift.
+
+    ``forward(x, gamma, beta, cursor)``: x ``(N, C, H, W)`` float32; gamma, beta ``(C,)`` (the
+    style's blended parameters); the cursor supplies live or frozen statistics.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.channels = channels
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                cursor: StatsCursor) -> torch.Tensor:
+        mean, var = cursor.next(x, self.eps)
+        scale = gamma.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
+        return (x - mean) * scale + beta.view(1, -1, 1, 1)
