@@ -75,10 +75,17 @@ def _open(path: str) -> "av.container.InputContainer":
         container = av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         raise CodecStyleError(f"not a readable video: {path} ({_reason(exc)})") from None
-    if not container.streams.video:
+    # FFmpeg opens plain text as "video" (the tty demuxer) and audio files' cover art as a
+    # one-picture stream; neither is a video to stylize.
+    moving = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+    if not moving or container.format.name == "tty":
         container.close()
         raise CodecStyleError(f"not a video: {path} has no video stream")
     return container
+
+
+def _video_stream(container):
+    return next(s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic))
 
 
 def _reason(exc: Exception) -> str:
@@ -99,7 +106,7 @@ def probe(path: str) -> VideoInfo:
     """Read a file's header (and its first frame, for rotation) without decoding the rest."""
     container = _open(path)
     try:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         cc = stream.codec_context
         first = None
         try:
@@ -138,7 +145,7 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
     """
     container = _open(path)
     try:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         cc = stream.codec_context
         if vectors:
             cc.options = {"flags2": "+export_mvs"}

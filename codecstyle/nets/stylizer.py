@@ -1,0 +1,90 @@
+"""``Stylizer``: the style network on a device, with the user's style, strength and colour choice.
+
+It takes and returns images (numpy ``(H, W, 3)`` uint8 RGB) and knows nothing about video. Engines
+call ``stylize`` for whole frames and, with ``stats``, for crops that must match a full frame.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import CodecStyleError
+from .color import apply_strength, preserve_color
+from .frozen_norm import NormStats
+from .multistyle import MultiStyleNet
+from .style_spec import parse_style
+from .weights import load_state_dict
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``/``"cuda:N"``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise CodecStyleError("--device cuda: no CUDA GPU is available to this PyTorch build; use --device cpu")
+        return torch.device(name)
+    raise CodecStyleError(f"unknown device {name!r}: use auto, cpu or cuda")
+
+
+def to_tensor(images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
+    """``(N, 3, H, W)`` float32 0..1 from N ``(H, W, 3)`` uint8 arrays of one size."""
+    batch = torch.from_numpy(np.stack(images)).to(device)
+    return batch.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_images(batch: torch.Tensor) -> List[np.ndarray]:
+    """N ``(H, W, 3)`` uint8 arrays from ``(N, 3, H, W)`` float 0..1 (rounded, clipped)."""
+    out = batch.mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return list(out)
+
+
+class Stylizer:
+    """The 26-style network with one style choice.
+
+    - style: ``19``, ``"3:0.5,12:0.5"`` or a ``{index: weight}`` dict.
+    - strength: 0..1 mix with the original; preserve_color: keep the original's colours.
+    - device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, style="19", strength: float = 1.0, preserve_color: bool = False,
+                 device: str = "auto"):
+        if not 0.0 <= float(strength) <= 1.0:
+            raise CodecStyleError(f"--strength must be between 0 and 1, got {strength}")
+        self.device = resolve_device(device)
+        self.strength = float(strength)
+        self.preserve_color = bool(preserve_color)
+        self.weights = parse_style(style)  # before loading: a bad style fails fast
+        self.net = MultiStyleNet.from_state_dict(load_state_dict("multistyle26")).to(self.device)
+        self._style = torch.from_numpy(self.weights).to(self.device)
+
+    def set_style(self, style) -> None:
+        """Switch to another style or blend without reloading the network."""
+        self.weights = parse_style(style)
+        self._style = torch.from_numpy(self.weights).to(self.device)
+
+    @torch.inference_mode()
+    def stylize_batch(self, images: Sequence[np.ndarray],
+                      stats: Optional[NormStats] = None) -> Tuple[List[np.ndarray], NormStats]:
+        """Stylize N same-size ``(H, W, 3)`` uint8 RGB images.
+
+        ``stats`` (batch 1) freezes the instance-norm statistics, e.g. those of the full frame the
+        images were cropped from. Returns the stylized uint8 images and the statistics used.
+        """
+        x = to_tensor(images, self.device)
+        if stats is not None:
+            stats = stats.to(self.device).batch(x.shape[0])
+        y, used = self.net(x, self._style, stats)
+        if self.preserve_color:
+            y = preserve_color(y, x)
+        y = apply_strength(y, x, self.strength)
+        return to_images(y), used
+
+    def stylize(self, image: np.ndarray, stats: Optional[NormStats] = None) -> Tuple[np.ndarray, NormStats]:
+        """One ``(H, W, 3)`` uint8 RGB image -> (stylized uint8 image, statistics used)."""
+        out, used = self.stylize_batch([image], stats)
+        return out[0], used

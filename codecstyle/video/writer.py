@@ -1,0 +1,259 @@
+"""Encoding stylized frames, then copying the source's audio and subtitle streams next to them.
+
+Writing happens in two passes, both into hidden temporary files beside the output:
+1. ``write`` encodes RGB frames into a video-only file, with the source's time base and each
+   frame's source pts, so frame count, timestamps and variable frame rate survive.
+2. ``close`` muxes that video with the source's audio and subtitle packets (copied, never
+   re-encoded) into a second temporary file, then renames it onto ``path`` with ``os.replace``.
+   A crash or ``abort`` at any point leaves ``path`` untouched.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import tempfile
+import warnings
+from typing import Iterator, List, Optional, Tuple
+
+import av
+import numpy as np
+
+from ..errors import CodecStyleError
+from .reader import VideoInfo
+
+#: Encoders whose quality is set with ``crf`` plus a named ``preset``.
+_X26X = {"libx264", "libx265"}
+#: Encoders that read ``crf`` as constant quality only when the bit rate is 0.
+_CRF_WITH_ZERO_BITRATE = {"libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1"}
+#: Containers that take ``movflags`` (faststart moves the index to the front for streaming).
+_MOV_FAMILY = {".mp4", ".mov", ".m4v"}
+#: How far past ``end_time`` (seconds) demuxing the source goes before giving up on earlier packets.
+_INTERLEAVE_SLACK_S = 10.0
+
+
+class VideoWriter:
+    """Encodes RGB frames to a video file and copies audio + subtitle streams from the source unchanged.
+
+    - path: the output file; its extension picks the container (.mp4, .mkv, .mov, ...).
+    - source: the probed input; its time base, frame rate and rotation are kept, and its audio and
+      subtitle streams are packet-copied. Streams the output container cannot hold are skipped
+      with a warning and listed in ``dropped_streams``; ``copied_streams`` lists the others
+      (e.g. ``"audio aac"``).
+    - codec/crf/preset: the video encoder and its quality settings; output pix_fmt is yuv420p.
+    - end_time: seconds; copy only audio/subtitle packets that start before it (for a clip cut
+      after the first N frames).
+
+    Use as a context manager: leaving the block normally calls ``close()``, an exception calls
+    ``abort()``. Raises ``CodecStyleError`` for an unusable output path or codec, before encoding.
+    """
+
+    def __init__(self, path: str, source: VideoInfo, *, codec: str = "libx264", crf: float = 18,
+                 preset: str = "medium", end_time: Optional[float] = None):
+        self.path = os.path.abspath(path)
+        self.source = source
+        self.codec = codec
+        self.end_time = end_time
+        self.copied_streams: List[str] = []
+        self.dropped_streams: List[str] = []
+        self._options = _encoder_options(codec, crf, preset)
+        self._temp_paths: List[str] = []
+        self._video_out = None
+        self._stream = None
+        self._size: Optional[Tuple[int, int]] = None  # (width, height) of the frames as given
+        self._last_pts: Optional[int] = None
+        self._done = False
+
+        directory, name = os.path.split(self.path)
+        stem, ext = os.path.splitext(name)
+        if not ext:
+            raise CodecStyleError(f"output needs a file extension to pick a container: {path}")
+        if os.path.isdir(self.path):
+            raise CodecStyleError(f"output is a directory: {path}")
+        if os.path.exists(self.path) and os.path.samefile(self.path, source.path):
+            raise CodecStyleError(f"output would overwrite the input: {path}")
+        if not os.path.isdir(directory):
+            raise CodecStyleError(f"output directory does not exist: {directory}")
+        self._prefix, self._ext = f".{stem}.partial-", ext
+        video_path = self._new_temp(".video")
+        try:
+            self._video_out = av.open(video_path, "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.abort()
+            raise CodecStyleError(f"cannot write {ext} files: {path} ({_reason(exc)})") from None
+        canonical = av.codec.Codec(codec, "w").canonical_name
+        if canonical not in self._video_out.supported_codecs:
+            self.abort()
+            raise CodecStyleError(f"{ext} files cannot hold {codec} video: {path}")
+
+    # -- pass 1: encode ---------------------------------------------------------------------
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one frame.
+
+        - rgb: ``(H, W, 3)`` uint8 RGB, 0..255; every frame of a file has the same size. An odd
+          width or height is padded to even by repeating the last column/row, because 4:2:0
+          chroma needs even sizes (the output is then one pixel wider/taller than the frames).
+        - pts: display time in ``source.time_base`` units, strictly increasing.
+        """
+        if self._done:
+            raise RuntimeError("VideoWriter is already closed")
+        if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
+            raise ValueError(f"expected an (H, W, 3) uint8 array, got {getattr(rgb, 'shape', type(rgb))} "
+                             f"{getattr(rgb, 'dtype', '')}")
+        size = (rgb.shape[1], rgb.shape[0])
+        if self._size is None:
+            self._open_video_stream(*size)
+        elif size != self._size:
+            raise ValueError(f"frame size {size} differs from the first frame's {self._size}")
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ValueError(f"pts must increase: {pts} after {self._last_pts}")
+        self._last_pts = pts
+        pad_rows, pad_cols = rgb.shape[0] % 2, rgb.shape[1] % 2
+        if pad_rows or pad_cols:
+            rgb = np.pad(rgb, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = int(pts)
+        frame.time_base = self.source.time_base
+        self._video_out.mux(self._stream.encode(frame))
+
+    def _open_video_stream(self, width: int, height: int) -> None:
+        rate = self.source.average_rate or None
+        stream = self._video_out.add_stream(self.codec, rate=rate)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        # Encoder and muxer both on the source's clock, so every pts passes through unrounded.
+        stream.codec_context.time_base = self.source.time_base
+        stream.time_base = self.source.time_base
+        if self._options:
+            stream.options = self._options
+        if self.source.rotation:
+            stream.set_display_rotation(self.source.rotation)
+        self._stream, self._size = stream, (width, height)
+
+    # -- pass 2: mux and publish --------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the encoder, mux video with the copied audio/subtitles, rename onto ``path``."""
+        if self._done:
+            return
+        try:
+            if self._stream is None:
+                raise CodecStyleError(f"no frames were written to {self.path}")
+            self._video_out.mux(self._stream.encode())
+            self._video_out.close()
+            final = self._new_temp("")
+            self._mux(self._temp_paths[0], final)
+            os.replace(final, self.path)
+            self._temp_paths.remove(final)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, (av.error.FFmpegError, OSError)):
+                raise CodecStyleError(f"cannot write {self.path} ({_reason(exc)})") from None
+            raise
+        self.abort()  # only the video-only temporary is left to remove
+        self._done = True
+
+    def _mux(self, video_path: str, out_path: str) -> None:
+        options = {"movflags": "+faststart"} if self._ext.lower() in _MOV_FAMILY else {}
+        with av.open(video_path) as video_in, av.open(self.source.path, metadata_errors="ignore") as source_in, \
+                av.open(out_path, "w", options=options) as out:
+            video = video_in.streams.video[0]
+            targets = {video: out.add_stream_from_template(video, time_base=video.time_base)}
+            copied = [s for s in source_in.streams if s.type in ("audio", "subtitle")]
+            for stream in copied:
+                label = f"{stream.type} {stream.codec_context.name}"
+                try:
+                    target = out.add_stream_from_template(stream)
+                except ValueError:  # PyAV's answer when the container cannot hold this codec
+                    self.dropped_streams.append(label)
+                    warnings.warn(f"{self._ext} output cannot hold the source's {label} stream; dropped it")
+                    continue
+                for key in ("language", "title"):
+                    if key in stream.metadata:
+                        target.metadata[key] = stream.metadata[key]
+                targets[stream] = target
+                self.copied_streams.append(label)
+            sources = [s for s in copied if s in targets]
+            merged = heapq.merge(_timed_packets(video_in.demux(video), 0, None),
+                                 _timed_packets(source_in.demux(sources) if sources else iter(()), 1, self.end_time))
+            for *_, packet in merged:
+                packet.stream = targets[packet.stream]
+                out.mux(packet)
+
+    def abort(self) -> None:
+        """Stop and delete every temporary file; ``path`` is never created or touched."""
+        self._done = True
+        if self._video_out is not None:
+            try:
+                self._video_out.close()
+            except Exception:  # a half-written file is about to be deleted anyway
+                pass
+        for temp in self._temp_paths:
+            try:
+                os.remove(temp)
+            except FileNotFoundError:
+                pass
+        self._temp_paths.clear()
+
+    def _new_temp(self, tag: str) -> str:
+        directory = os.path.dirname(self.path)
+        try:
+            handle, temp = tempfile.mkstemp(prefix=self._prefix, suffix=tag + self._ext, dir=directory)
+        except OSError as exc:
+            raise CodecStyleError(f"output directory is not writable: {directory} ({_reason(exc)})") from None
+        os.close(handle)
+        self._temp_paths.append(temp)
+        return temp
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _encoder_options(codec: str, crf: float, preset: str) -> dict:
+    """Encoder options for a quality level; validates that ``codec`` is a yuv420p video encoder."""
+    try:
+        found = av.codec.Codec(codec, "w")
+    except ValueError:
+        raise CodecStyleError(f"unknown video codec: {codec}") from None
+    if found.type != "video":
+        raise CodecStyleError(f"unknown video codec: {codec} (it encodes {found.type})")
+    if found.video_formats and "yuv420p" not in {f.name for f in found.video_formats}:
+        raise CodecStyleError(f"video codec {codec} cannot encode yuv420p")
+    if codec in _X26X:
+        return {"crf": f"{crf:g}", "preset": preset}
+    if codec in _CRF_WITH_ZERO_BITRATE:
+        return {"crf": f"{crf:g}", "b": "0"}
+    return {}  # other encoders keep their own defaults
+
+
+def _timed_packets(packets: Iterator["av.Packet"], origin: int,
+                   end_time: Optional[float]) -> Iterator[Tuple[float, int, int, "av.Packet"]]:
+    """``(seconds, origin, sequence, packet)`` in demux order, for merging files by decode time.
+
+    ``seconds`` never decreases (a running maximum of dts), as ``heapq.merge`` needs sorted
+    inputs; ``origin`` and ``sequence`` break ties so packets are never compared. Skips the empty
+    flush packets demux yields at the end; with ``end_time``, drops packets starting at or after it.
+    """
+    last = float("-inf")
+    for sequence, packet in enumerate(packets):
+        if packet.dts is None and packet.size == 0:
+            continue
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        if stamp is not None and packet.time_base is not None:
+            last = max(last, float(stamp * packet.time_base))
+        if end_time is not None:
+            if last > end_time + _INTERLEAVE_SLACK_S:
+                break  # files interleave streams within a second or so: nothing later can start before end_time
+            if packet.pts is not None and float(packet.pts * packet.time_base) >= end_time:
+                continue
+        yield last, origin, sequence, packet
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0]

@@ -1,0 +1,41 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from clips import make_clip  # noqa: E402
+
+MEDIA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "media")
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def ipb_clip(clip_dir):
+    """128x96, 24 frames, x264 with B-frames (GOP 12), moving 2 px right and 1 px down per frame."""
+    return make_clip(str(clip_dir / "ipb.mp4"))
+
+
+@pytest.fixture(scope="session")
+def ipb_audio_clip(clip_dir):
+    """As ``ipb_clip`` plus a 440 Hz AAC stereo track."""
+    return make_clip(str(clip_dir / "ipb_audio.mp4"), audio=True)
+
+
+@pytest.fixture(scope="session")
+def vp9_clip(clip_dir):
+    """A codec that exports no motion vectors."""
+    return make_clip(str(clip_dir / "novec.webm"), codec="libvpx-vp9")
+
+
+def media(name):
+    """Path of a real clip in ../shared/media, or skip when that folder is absent."""
+    path = os.path.join(MEDIA, name)
+    if not os.path.exists(path):
+        pytest.skip(f"{name} not available (../shared/media is optional)")
+    return path
