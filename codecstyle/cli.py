@@ -17,7 +17,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit code 2, like every other user error."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"codecstyle: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_style_args(p: argparse.ArgumentParser) -> None:

@@ -103,9 +103,9 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
     except BaseException:
         if writer is not None:
             writer.abort()
+        bar.abandon()
         raise
-    finally:
-        bar.close() if done else None
+    bar.close()
     seconds = time.perf_counter() - start
     return RunSummary(
         input=input_path, output=output_path, frames=done, seconds=round(seconds, 3),

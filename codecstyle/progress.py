@@ -64,6 +64,12 @@ class ProgressBar:
                 self.stream.write("\n")
             self.stream.flush()
 
+    def abandon(self) -> None:
+        """End the line without a final report, so an error message starts on a fresh line."""
+        if self.enabled and self.tty and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
     def _write(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r" + text + "\x1b[K")
