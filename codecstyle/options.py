@@ -6,7 +6,7 @@ from typing import Optional
 
 from .errors import CodecStyleError
 
-MODES = ("frame",)
+MODES = ("codec", "frame")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -14,7 +14,9 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 class ProcessOptions:
     """Settings for ``stylize_video``.
 
-    - mode: engine strategy (``frame``; ``codec`` and ``flow`` as they land).
+    - mode: engine strategy: ``frame`` (the network on every frame, the default for now) or
+      ``codec`` (propagate along the codec's motion vectors, refresh what changed; in progress).
+    - quality: 0..1, codec mode's speed/fidelity trade-off (higher re-stylizes more).
     - style: built-in style index or blend, e.g. ``"19"`` or ``"3:0.5,12:0.5"``.
     - strength: 0..1 mix with the original; preserve_color: keep the source's colours.
     - max_size: cap on the longer side in pixels (None keeps the source size).
@@ -24,6 +26,7 @@ class ProcessOptions:
     """
 
     mode: str = "frame"
+    quality: float = 0.5
     style: str = "19"
     strength: float = 1.0
     preserve_color: bool = False
@@ -37,6 +40,8 @@ class ProcessOptions:
     def validate(self) -> "ProcessOptions":
         if self.mode not in MODES:
             raise CodecStyleError(f"unknown mode {self.mode!r}: choose from {', '.join(MODES)}")
+        if not 0.0 <= self.quality <= 1.0:
+            raise CodecStyleError(f"--quality must be between 0 and 1, got {self.quality}")
         if not 0.0 <= self.strength <= 1.0:
             raise CodecStyleError(f"--strength must be between 0 and 1, got {self.strength}")
         if self.max_size is not None and self.max_size < 16:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
 from .engine.base import Engine
+from .engine.codec import CodecEngine, CodecSettings
 from .engine.frame import FrameEngine
 from .nets.stylizer import Stylizer
 from .options import ProcessOptions
@@ -39,7 +40,10 @@ class RunSummary:
         return dict(self.__dict__)
 
 
-def make_engine(options: ProcessOptions, stylizer: Stylizer, timer: StageTimer) -> Engine:
+def make_engine(options: ProcessOptions, stylizer: Stylizer, timer: StageTimer, info: VideoInfo) -> Engine:
+    if options.mode == "codec":
+        settings = CodecSettings(quality=options.quality)
+        return CodecEngine(stylizer, timer, (info.width, info.height), info.codec, settings)
     return FrameEngine(stylizer, timer)
 
 
@@ -64,7 +68,7 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
     size = frame_size(info, options.max_size)
     stylizer = stylizer or Stylizer(options.style, options.strength, options.preserve_color, options.device)
     timer = StageTimer()
-    engine = make_engine(options, stylizer, timer)
+    engine = make_engine(options, stylizer, timer, info)
     total = info.frame_count
     if options.max_frames:
         total = min(total, options.max_frames) if total else options.max_frames
@@ -80,7 +84,8 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
     width = height = 0
     start = time.perf_counter()
     try:
-        frames = read_frames(input_path, size=size, vectors=False, max_frames=options.max_frames)
+        frames = read_frames(input_path, size=size, vectors=options.mode == "codec",
+                             max_frames=options.max_frames)
         while True:
             t0 = time.perf_counter()
             record = next(frames, None)

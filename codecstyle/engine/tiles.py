@@ -1,0 +1,92 @@
+"""Refreshing dirty regions through the network: rectangles, margins, feathered pasting.
+
+With frozen normalisation statistics the network is a local operator: a crop with a margin of
+its effective receptive field reproduces the full-frame output inside (measured: 48 px margin
+-> mean error 0.006/255, max 1/255, on a real frame with the 26-style network). Isolated dirty
+blocks are grouped into few rectangles, because every rectangle pays the margin on all sides.
+"""
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import cv2
+import numpy as np
+
+Rect = Tuple[int, int, int, int]  # y0, x0, y1, x1 (end exclusive)
+
+#: Crops start on multiples of the network's total stride, so the tile sees the same sampling
+#: phase as the full frame.
+ALIGN = 4
+
+
+def dirty_rects(dirty: np.ndarray, block: int) -> List[Rect]:
+    """Rectangles (pixels) covering exactly the dirty blocks: runs of dirty blocks along each
+    block row, stacked where consecutive rows have the same run. An L-shaped region becomes two
+    thin rectangles rather than one bounding box over the whole frame.
+
+    dirty: ``(By, Bx)`` bool per ``block`` x ``block`` pixel block.
+    """
+    open_runs = {}  # (x0, x1) -> starting row, for runs continuing from the previous row
+    rects = []
+    for by in range(dirty.shape[0] + 1):
+        row = dirty[by] if by < dirty.shape[0] else np.zeros(dirty.shape[1], bool)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+        runs = set(zip(edges[::2].tolist(), edges[1::2].tolist()))
+        for run in list(open_runs):
+            if run not in runs:
+                y0 = open_runs.pop(run)
+                rects.append((y0 * block, run[0] * block, by * block, run[1] * block))
+        for run in runs:
+            open_runs.setdefault(run, by)
+    return rects
+
+
+def expand(rect: Rect, margin: int, height: int, width: int) -> Rect:
+    """``rect`` grown by ``margin`` and aligned to ``ALIGN``, clipped to the frame."""
+    y0, x0, y1, x1 = rect
+    y0 = max(0, (y0 - margin) // ALIGN * ALIGN)
+    x0 = max(0, (x0 - margin) // ALIGN * ALIGN)
+    return y0, x0, min(height, y1 + margin), min(width, x1 + margin)
+
+
+def _area(r: Rect) -> int:
+    return max(0, r[2] - r[0]) * max(0, r[3] - r[1])
+
+
+def _union(a: Rect, b: Rect) -> Rect:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def merge_cheaper(rects: List[Rect]) -> List[Rect]:
+    """Join two crops whenever one crop over both costs no more network work than the two apart
+    (the network's cost grows with the pixels it sees), until no such pair is left."""
+    rects = list(rects)
+    while True:
+        best = None
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                saving = _area(rects[i]) + _area(rects[j]) - _area(_union(rects[i], rects[j]))
+                if saving >= 0 and (best is None or saving > best[0]):
+                    best = (saving, i, j)
+        if best is None:
+            return rects
+        _, i, j = best
+        rects[i] = _union(rects[i], rects[j])
+        del rects[j]
+
+
+def plan_tiles(dirty: np.ndarray, block: int, margin: int, height: int, width: int) -> List[Rect]:
+    """Crops (expanded by ``margin``, aligned, merged where that is cheaper) that together give
+    the network's full-frame output on every dirty block."""
+    rects = [(y0, x0, min(y1, height), min(x1, width)) for y0, x0, y1, x1 in dirty_rects(dirty, block)]
+    return merge_cheaper([expand(r, margin, height, width) for r in rects])
+
+
+def feather_mask(dirty: np.ndarray, block: int, height: int, width: int, feather: int) -> np.ndarray:
+    """``(H, W)`` float32 0..1: 1 on dirty blocks, falling linearly to 0 at ``feather`` px
+    outside them, so refreshed regions blend into propagated ones without a seam."""
+    mask = np.kron(dirty.astype(np.uint8), np.ones((block, block), np.uint8))[:height, :width]
+    if feather <= 0:
+        return mask.astype(np.float32)
+    distance = cv2.distanceTransform((1 - mask).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(1.0 - distance / float(feather), 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,42 @@
+"""Block matching costs: how well a candidate (reference, vector) predicts each cell of a frame."""
+import numpy as np
+from numba import njit, prange
+
+from .sampling import sample_gray
+
+
+@njit(parallel=True, cache=True)
+def candidate_costs(cur, refs, ref_idx, dx, dy, cell):
+    """Mean absolute difference per cell and candidate.
+
+    - cur: ``(H, W)`` float32 luma of the frame being predicted (0..255).
+    - refs: ``(R, H, W)`` float32 luma of the candidate reference frames.
+    - ref_idx, dx, dy: ``(Cy, Cx, K)`` candidate reference index (-1 = none), and vector in
+      pixels: the cell's pixel ``(y, x)`` is predicted by ``refs[r]`` at ``(y + dy, x + dx)``.
+    - cell: cell size in pixels (float; cells may be fractional when the frame was scaled).
+    Returns ``(Cy, Cx, K)`` float32 costs (``inf`` where there is no candidate).
+    """
+    cy_n, cx_n, k_n = ref_idx.shape
+    h, w = cur.shape
+    out = np.full((cy_n, cx_n, k_n), np.inf, dtype=np.float32)
+    for cy in prange(cy_n):
+        y0 = int(cy * cell)
+        y1 = min(h, int((cy + 1) * cell))
+        for cx in range(cx_n):
+            x0 = int(cx * cell)
+            x1 = min(w, int((cx + 1) * cell))
+            if y1 <= y0 or x1 <= x0:
+                continue
+            for k in range(k_n):
+                r = ref_idx[cy, cx, k]
+                if r < 0:
+                    continue
+                ref = refs[r]
+                vx = dx[cy, cx, k]
+                vy = dy[cy, cx, k]
+                total = 0.0
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        total += abs(cur[y, x] - sample_gray(ref, y + vy, x + vx))
+                out[cy, cx, k] = total / ((y1 - y0) * (x1 - x0))
+    return out
