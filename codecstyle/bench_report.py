@@ -322,10 +322,15 @@ def save_plot(report: dict, path: str) -> str:
         if swept:
             _panel_tradeoff(axes[3], video["rows"], colors)
         _panel_timeline(sub.add_subplot(gs[1, :]), video, colors)
+    save_figure(fig, path)
+    return path
+
+
+def save_figure(fig, path: str) -> None:
+    """Write a matplotlib figure and close it; an unwritable path is a one-line user error."""
     try:
         fig.savefig(path, dpi=100)
     except OSError as exc:
         raise CodecStyleError(f"cannot write plot {path}: {exc.strerror or exc}") from None
     finally:
-        plt.close(fig)
-    return path
+        pyplot().close(fig)

@@ -355,7 +355,7 @@ def default_plot_frame(report: InspectReport) -> int:
 def save_motion_plot(report: InspectReport, out_png: str, frame: Optional[int] = None) -> int:
     """Draw frame ``frame`` (display index; default: ``default_plot_frame``) with its motion field
     over the picture, intra blocks shaded, and the per-frame intra share below. Returns the frame."""
-    from .bench_report import pyplot
+    from .bench_report import pyplot, save_figure
     plt = pyplot()
     index = default_plot_frame(report) if frame is None else frame
     if not 0 <= index < report.frames:
@@ -416,10 +416,5 @@ def save_motion_plot(report: InspectReport, out_png: str, frame: Optional[int] =
     if not report.exports_vectors:
         ax2.text(0.5, 0.5, "no vectors in this codec", transform=ax2.transAxes, ha="center", va="center")
     fig.tight_layout()
-    try:
-        fig.savefig(out_png, dpi=100)
-    except OSError as exc:
-        raise CodecStyleError(f"cannot write plot {out_png}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, out_png)
     return index
