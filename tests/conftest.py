@@ -1,5 +1,8 @@
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -39,3 +42,15 @@ def media(name):
     if not os.path.exists(path):
         pytest.skip(f"{name} not available (../shared/media is optional)")
     return path
+
+
+def run_cli(*args, cwd=None, timeout=600):
+    """Run the installed ``codecstyle`` command, as a user would, from ``cwd`` (default: a
+    neutral temporary folder, so a source checkout in the working directory cannot shadow the
+    installed package). Returns the ``CompletedProcess`` with text stdout/stderr."""
+    script = os.path.join(os.path.dirname(sys.executable), "codecstyle")
+    command = [script] if os.path.exists(script) else [shutil.which("codecstyle") or "codecstyle"]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    with tempfile.TemporaryDirectory() as neutral:
+        return subprocess.run(command + list(args), capture_output=True, text=True,
+                              cwd=cwd or neutral, env=env, timeout=timeout)

@@ -2,20 +2,17 @@
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
+from conftest import run_cli
 from clips import make_clip
 from codecstyle.bench import BenchOptions, Variant, plan_variants, quality_supported
 from codecstyle.errors import CodecStyleError
 
 
 def run(*args, cwd=None):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "codecstyle", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+    return run_cli(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

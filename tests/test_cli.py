@@ -1,20 +1,17 @@
 """End-to-end: the real ``codecstyle`` command in a subprocess."""
 import json
 import os
-import subprocess
-import sys
 
 import av
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from clips import make_clip, texture
 
 
 def run(*args, cwd=None):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "codecstyle", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+    return run_cli(*args, cwd=cwd)
 
 
 def streams(path):

@@ -1,20 +1,17 @@
 """``codecstyle inspect``: GOP, frame types, vector coverage and the fallback, through the real CLI."""
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 
 import av
 import numpy as np
 
+from conftest import run_cli
 from codecstyle.inspect_video import block_coverage, gop_lengths, motion_grid, parse_x264_options
 
 
-def run(*args):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "codecstyle", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+def run(*args, cwd=None):
+    return run_cli(*args, cwd=cwd)
 
 
 def pict_types(path):
