@@ -124,13 +124,9 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
 
 
 def _end_time(path: str, max_frames: int) -> Optional[float]:
-    """Seconds at which the first ``max_frames`` frames end (so audio can be cut there)."""
+    """Seconds at which the first ``max_frames`` frames end (the next frame's time), so audio can
+    be cut there; None when the video has no more frames than that."""
     last = None
-    prev = None
-    for record in read_frames(path, size=(16, 16), vectors=False, max_frames=max_frames + 1):
-        prev, last = last, record
-    if last is None:
-        return None
-    if prev is not None and last.display_index == max_frames:
-        return last.time
-    return None
+    for last in read_frames(path, size=(16, 16), vectors=False, max_frames=max_frames + 1):
+        pass
+    return last.time if last is not None and last.display_index == max_frames else None
