@@ -70,6 +70,7 @@ from . import options as _options
 from .errors import CodecStyleError
 from .options import ProcessOptions
 from .video.reader import VideoInfo, fit_size, probe, read_frames
+from .video.writer import VideoWriter
 
 __all__ = ["BenchOptions", "BenchReport", "Variant", "plan_variants", "run_bench", "quality_supported"]
 
@@ -357,23 +358,9 @@ def _count_frames(path: str) -> int:
 
 def _trim_clip(src: str, dst: str, frames: int, info: VideoInfo) -> None:
     """The first ``frames`` frames of ``src`` re-encoded near-losslessly (x264 crf 8) to ``dst``."""
-    import av
-    rate = info.average_rate or 25
-    with av.open(dst, "w") as out:
-        stream = out.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = info.width + info.width % 2, info.height + info.height % 2, "yuv420p"
-        stream.options = {"crf": "8", "preset": "veryfast"}
-        for i, rec in enumerate(read_frames(src, vectors=False, max_frames=frames)):
-            rgb = rec.rgb
-            if rgb.shape[:2] != (stream.height, stream.width):
-                rgb = np.pad(rgb, ((0, stream.height - rgb.shape[0]), (0, stream.width - rgb.shape[1]), (0, 0)),
-                             mode="edge")
-            vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            vf.pts = i
-            for packet in stream.encode(vf):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    with VideoWriter(dst, info, crf=8, preset="veryfast") as writer:
+        for rec in read_frames(src, vectors=False, max_frames=frames):
+            writer.write(rec.rgb, rec.pts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import CodecStyleError
-from .video.reader import VideoInfo, probe, read_frames
+from .video.reader import ZERO_B_CODECS, VideoInfo, probe, read_frames
 
 __all__ = ["FrameStats", "InspectReport", "block_coverage", "motion_grid", "parse_x264_options",
            "gop_lengths", "inspect_video", "read_codec_settings", "format_report", "save_motion_plot"]
@@ -32,8 +32,6 @@ FALLBACK = "analysis proxy (x264 re-encode, ref=1:bframes=0:weightp=0) or DIS op
 #: x264 settings that matter for the vectors, shown first.
 X264_KEYS = ("ref", "bframes", "b_pyramid", "b_adapt", "weightp", "keyint", "keyint_min", "scenecut",
              "me", "subme", "rc", "crf", "bitrate", "threads", "sliced_threads")
-#: Codecs whose B-frames export all-zero vectors (ARCHITECTURE.md: don't trust them).
-ZERO_B_CODECS = {"mpeg4", "h263", "h263p", "msmpeg4v2", "msmpeg4v3", "msmpeg4", "wmv1", "wmv2", "flv1", "flv"}
 CELL = 4  # coverage resolution in pixels: every codec's block sizes are multiples of 4
 
 

@@ -8,7 +8,7 @@ therefore interpolated once, not 50 times, and texture does not wash out.
 import numpy as np
 from numba import njit, prange
 
-from .sampling import clampf, sample_gray
+from .sampling import clampf, corners, sample_gray
 
 
 @njit(cache=True, inline="always")
@@ -93,14 +93,9 @@ def render(canvases, canvas_luma, gen, coord, cur_luma):
         for x in range(w):
             s = gen[y, x]
             c = canvases[s]
-            sy = clampf(coord[y, x, 0], 0.0, ch - 1.0)
-            sx = clampf(coord[y, x, 1], 0.0, cw - 1.0)
-            y0 = int(sy)
-            x0 = int(sx)
-            y1 = min(y0 + 1, ch - 1)
-            x1 = min(x0 + 1, cw - 1)
-            fy = sy - y0
-            fx = sx - x0
+            sy = coord[y, x, 0]
+            sx = coord[y, x, 1]
+            y0, x0, y1, x1, fy, fx = corners(ch, cw, sy, sx)
             for k in range(3):
                 top = c[y0, x0, k] * (1.0 - fx) + c[y0, x1, k] * fx
                 bottom = c[y1, x0, k] * (1.0 - fx) + c[y1, x1, k] * fx

@@ -26,13 +26,11 @@ from ..motion.cleaning import choose_field
 from ..motion.field import cell_vectors
 from ..nets.stylizer import Stylizer
 from ..timing import StageTimer
-from ..video.reader import FrameRecord
+from ..video.reader import ZERO_B_CODECS, FrameRecord
 from .base import Engine, Finished
 from .order import ReorderBuffer
 from .tiles import feather_mask, plan_tiles
 
-#: Codecs whose exported B-frame vectors are all zero (MPEG-4 Part 2 / H.263 family).
-ZERO_B_CODECS = {"mpeg4", "h263", "h263p", "msmpeg4v2", "msmpeg4v3", "msmpeg4", "wmv1", "wmv2", "flv1", "flv"}
 
 
 @dataclass(frozen=True)
@@ -214,8 +212,8 @@ class CodecEngine(Engine):
             slot = self._free_slot()
             if slot is None:
                 return None
-            out = self._refine(rec, out, dirty, crops)
             alpha = feather_mask(dirty, s.block, h, w, s.feather)
+            out = self._refine(rec, out, alpha, crops)
             fresh = alpha > 0
             gen = np.where(fresh, np.int16(slot), gen)
             coord = np.where(fresh[..., None], self.identity, coord)
@@ -229,17 +227,17 @@ class CodecEngine(Engine):
             return None
         return self.velocity[min(known, key=lambda i: abs(self.display[i] - display_index))]
 
-    def _refine(self, rec: FrameRecord, out: np.ndarray, dirty: np.ndarray, crops) -> np.ndarray:
-        s = self.settings
-        h, w = out.shape[:2]
+    def _refine(self, rec: FrameRecord, out: np.ndarray, alpha: np.ndarray, crops) -> np.ndarray:
+        """Run the network on ``crops`` (frozen statistics) and blend the result into ``out`` with
+        ``alpha`` ``(H, W)`` float32 0..1 (1 on dirty blocks, feathered around them)."""
         fresh = out.astype(np.float32)
         with self.timer.stage("network"):
             for y0, x0, y1, x1 in crops:
                 tile, _ = self.stylizer.stylize(rec.rgb[y0:y1, x0:x1], self.frozen)
                 fresh[y0:y1, x0:x1] = tile
                 self.stats.network_pixels += (y1 - y0) * (x1 - x0)
-        alpha = feather_mask(dirty, s.block, h, w, s.feather)[..., None]
-        blended = out.astype(np.float32) * (1.0 - alpha) + fresh * alpha
+        a = alpha[..., None]
+        blended = out.astype(np.float32) * (1.0 - a) + fresh * a
         return (blended + 0.5).astype(np.uint8)
 
     def describe(self) -> Dict[str, object]:

@@ -22,6 +22,10 @@ PICT_TYPES = {1: "I", 2: "P", 3: "B"}
 VECTOR_CODECS = {"h264", "mpeg1video", "mpeg2video", "mpeg4", "h263", "h263p", "msmpeg4v2", "msmpeg4v3",
                  "msmpeg4", "wmv1", "wmv2", "flv1", "flv"}
 
+#: Of those, the codecs whose exported B-frame vectors are all zero (MPEG-4 Part 2 / H.263 family):
+#: they cannot be trusted.
+ZERO_B_CODECS = {"mpeg4", "h263", "h263p", "msmpeg4v2", "msmpeg4v3", "msmpeg4", "wmv1", "wmv2", "flv1", "flv"}
+
 
 @dataclass(frozen=True)
 class VideoInfo:
