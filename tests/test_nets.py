@@ -103,3 +103,25 @@ def test_cuda_matches_cpu(stylizer):
     img = (np.random.default_rng(2).random((64, 96, 3)) * 255).astype(np.uint8)
     gpu = Stylizer(style="19", device="cuda").stylize(img)[0]
     assert np.abs(gpu.astype(int) - stylizer.stylize(img)[0]).mean() < 1.0
+
+
+def test_pooled_stats_equal_stats_of_frames_side_by_side():
+    from codecstyle.nets.frozen_norm import NormStats
+
+    def stats(x):
+        return NormStats([(x.mean((2, 3), keepdim=True), x.var((2, 3), keepdim=True, unbiased=False))])
+
+    a, b = torch.randn(1, 4, 10, 10), torch.randn(1, 4, 10, 10) * 3 + 1
+    pooled = NormStats.pool([stats(a), stats(b)])
+    whole = stats(torch.cat([a, b], dim=3))
+    assert torch.allclose(pooled.layers[0][0], whole.layers[0][0], atol=1e-5)
+    assert torch.allclose(pooled.layers[0][1], whole.layers[0][1], atol=1e-4)
+
+
+def test_shared_stats_give_every_frame_the_same_normalisation():
+    stylizer = Stylizer("19", device="cpu")
+    a, b = texture(64, 96, seed=1), texture(64, 96, seed=2)
+    _, stats_a = stylizer.stylize(a)
+    stylizer.shared_stats = stats_a
+    _, used = stylizer.stylize(b)
+    assert all(torch.equal(m1, m2) for (m1, _), (m2, _) in zip(stats_a.layers, used.layers))

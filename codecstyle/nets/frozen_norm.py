@@ -40,6 +40,21 @@ class NormStats:
         return NormStats([((1 - t) * ma + t * mb, (1 - t) * va + t * vb)
                           for (ma, va), (mb, vb) in zip(a.layers, b.layers)])
 
+    @staticmethod
+    def pool(captures: List["NormStats"]) -> "NormStats":
+        """Batch-1 statistics of all ``captures`` taken together, as if their frames were one
+        image (pooled mean; variance = mean of ``var + mean**2`` minus the pooled mean squared).
+        Used to give a whole film, or a shot, one look."""
+        if not captures:
+            raise ValueError("pool needs at least one capture")
+        layers = []
+        for per_layer in zip(*(c.layers for c in captures)):
+            means = torch.cat([m.reshape(-1, *m.shape[1:]) for m, _ in per_layer])
+            second = torch.cat([(v + m * m).reshape(-1, *v.shape[1:]) for m, v in per_layer])
+            mean = means.mean(dim=0, keepdim=True)
+            layers.append((mean, (second.mean(dim=0, keepdim=True) - mean * mean).clamp_min(0)))
+        return NormStats(layers)
+
 
 class StatsCursor:
     """Walks the layers of a ``NormStats`` during one forward pass and records what was used."""

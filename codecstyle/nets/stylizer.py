@@ -49,6 +49,10 @@ class Stylizer:
     - style: ``19``, ``"3:0.5,12:0.5"`` or a ``{index: weight}`` dict.
     - strength: 0..1 mix with the original; preserve_color: keep the original's colours.
     - device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    ``shared_stats`` (a batch-1 ``NormStats``, None by default) is used whenever a call passes no
+    statistics of its own: set it to statistics pooled over a film or a shot so every frame, tile
+    and segment shares one look (``--norm global|shot``).
     """
 
     def __init__(self, style="19", strength: float = 1.0, preserve_color: bool = False,
@@ -61,6 +65,7 @@ class Stylizer:
         self.weights = parse_style(style)  # before loading: a bad style fails fast
         self.net = MultiStyleNet.from_state_dict(load_state_dict("multistyle26")).to(self.device)
         self._style = torch.from_numpy(self.weights).to(self.device)
+        self.shared_stats: Optional[NormStats] = None
 
     def set_style(self, style) -> None:
         """Switch to another style or blend without reloading the network."""
@@ -76,6 +81,7 @@ class Stylizer:
         images were cropped from. Returns the stylized uint8 images and the statistics used.
         """
         x = to_tensor(images, self.device)
+        stats = stats if stats is not None else self.shared_stats
         if stats is not None:
             stats = stats.to(self.device).batch(x.shape[0])
         y, used = self.net(x, self._style, stats)
