@@ -73,32 +73,97 @@ def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord):
     return gen, coord
 
 
+@njit(cache=True, inline="always")
+def _cubic_weights(t):
+    """Catmull-Rom weights of the four taps around a sample ``t`` (0..1) past the second tap."""
+    t2 = t * t
+    t3 = t2 * t
+    return (-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0,
+            -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2)
+
+
+@njit(cache=True, inline="always")
+def _sample_rgb(c, sy, sx, k):
+    """Catmull-Rom (bicubic) sample of channel ``k``: bilinear sampling low-passes the texture
+    (a half-pixel shift averages two pixels), bicubic keeps most of its fine detail."""
+    ch, cw, _ = c.shape
+    sy = clampf(sy, 0.0, ch - 1.0)
+    sx = clampf(sx, 0.0, cw - 1.0)
+    iy = int(sy)
+    ix = int(sx)
+    wy = _cubic_weights(sy - iy)
+    wx = _cubic_weights(sx - ix)
+    total = 0.0
+    for j in range(4):
+        yy = min(max(iy - 1 + j, 0), ch - 1)
+        row = 0.0
+        for i in range(4):
+            row += wx[i] * c[yy, min(max(ix - 1 + i, 0), cw - 1), k]
+        total += wy[j] * row
+    return total
+
+
 @njit(parallel=True, cache=True)
-def render(canvases, canvas_luma, gen, coord, cur_luma):
+def _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2, corr, corr_slot, fade):
+    _, ch, cw, _ = canvases.shape
+    h, w = gen.shape
+    two = weight2.shape[0] == h and weight2.shape[1] == w
+    faded = fade > 0.0 and corr.shape[0] == ch and corr.shape[1] == cw
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    err = np.empty((h, w), dtype=np.float32)
+    for y in prange(h):
+        px = np.empty(3, dtype=np.float32)
+        for x in range(w):
+            s = gen[y, x]
+            sy = coord[y, x, 0]
+            sx = coord[y, x, 1]
+            for k in range(3):
+                px[k] = _sample_rgb(canvases[s], sy, sx, k)
+            if faded and s == corr_slot:
+                cy = min(max(int(sy + 0.5), 0), ch - 1)
+                cx = min(max(int(sx + 0.5), 0), cw - 1)
+                for k in range(3):
+                    px[k] += fade * corr[cy, cx, k]
+            lum = sample_gray(canvas_luma[s], sy, sx)
+            if two and weight2[y, x] > 0.0:
+                a = weight2[y, x]
+                s2 = gen2[y, x]
+                ty = coord2[y, x, 0]
+                tx = coord2[y, x, 1]
+                for k in range(3):
+                    v = _sample_rgb(canvases[s2], ty, tx, k)
+                    if faded and s2 == corr_slot:
+                        v += fade * corr[min(max(int(ty + 0.5), 0), ch - 1), min(max(int(tx + 0.5), 0), cw - 1), k]
+                    px[k] = (1.0 - a) * px[k] + a * v
+                lum = (1.0 - a) * lum + a * sample_gray(canvas_luma[s2], ty, tx)
+            for k in range(3):
+                out[y, x, k] = np.uint8(min(255.0, max(0.0, px[k] + 0.5)))
+            err[y, x] = lum - cur_luma[y, x]
+    return out, err
+
+
+_NO_GEN = np.zeros((1, 1), np.int16)
+_NO_COORD = np.zeros((1, 1, 2), np.float32)
+_NO_WEIGHT = np.zeros((1, 1), np.float32)
+_NO_CORR = np.zeros((1, 1, 3), np.float32)
+
+
+def render(canvases, canvas_luma, gen, coord, cur_luma, second=None, correction=None):
     """Sample every pixel once from its canvas, and check it against the decoded frame.
 
     - canvases ``(S, H, W, 3)`` uint8 stylized slots; canvas_luma ``(S, H, W)`` float32 luma of
       the decoded frame each slot was generated from (0..255).
     - gen ``(H, W)`` int16 slot and coord ``(H, W, 2)`` float32 (y, x) per pixel.
     - cur_luma ``(H, W)`` float32 decoded luma of the current frame.
-    Returns the ``(H, W, 3)`` uint8 frame and ``(H, W)`` float32 |carried source luma - decoded
-    luma|: where it is large, the pixel shows content that is no longer there (occlusion, wrong
-    vector, lighting change, accumulated drift).
+    - second: ``(gen2, coord2, weight2)`` a second source per pixel (bi-prediction) and its
+      weight ``(H, W)`` float32 0..1; the two samples are averaged with that weight.
+    - correction: ``(corr, slot, fade)``: ``corr`` ``(H, W, 3)`` float32 is added, times ``fade``
+      (0..1), to every sample taken from canvas ``slot`` (the cross-fade after a refresh).
+    Returns the ``(H, W, 3)`` uint8 frame and ``(H, W)`` float32 carried source luma minus decoded
+    luma (signed, -255..255): where it is large, the pixel shows content that is no longer there
+    (occlusion, wrong vector, lighting change, accumulated drift).
     """
-    _, ch, cw, _ = canvases.shape
-    h, w = gen.shape
-    out = np.empty((h, w, 3), dtype=np.uint8)
-    err = np.empty((h, w), dtype=np.float32)
-    for y in prange(h):
-        for x in range(w):
-            s = gen[y, x]
-            c = canvases[s]
-            sy = coord[y, x, 0]
-            sx = coord[y, x, 1]
-            y0, x0, y1, x1, fy, fx = corners(ch, cw, sy, sx)
-            for k in range(3):
-                top = c[y0, x0, k] * (1.0 - fx) + c[y0, x1, k] * fx
-                bottom = c[y1, x0, k] * (1.0 - fx) + c[y1, x1, k] * fx
-                out[y, x, k] = np.uint8(min(255.0, top * (1.0 - fy) + bottom * fy + 0.5))
-            err[y, x] = abs(sample_gray(canvas_luma[s], sy, sx) - cur_luma[y, x])
-    return out, err
+    gen2, coord2, weight2 = second if second is not None else (_NO_GEN, _NO_COORD, _NO_WEIGHT)
+    corr, slot, fade = correction if correction is not None else (_NO_CORR, -1, 0.0)
+    return _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2,
+                   corr, int(slot), float(fade))

@@ -2,8 +2,13 @@
 import numpy as np
 import pytest
 
-from clips import make_clip
+from clips import make_clip, texture
+from codecstyle.engine.canvas_store import CanvasStore
+from codecstyle.engine.check import block_errors
 from codecstyle.engine.codec import CodecEngine, CodecSettings, luma_of
+from codecstyle.engine.flow import FlowEngine
+from codecstyle.motion.cleaning import choose_field
+from codecstyle.motion.flow import FlowField
 from codecstyle.engine.order import ReorderBuffer, middle_first
 from codecstyle.engine.tiles import dirty_rects, feather_mask, merge_cheaper, plan_tiles
 from codecstyle.motion.field import cell_vectors
@@ -92,10 +97,18 @@ def stylizer():
     return Stylizer("19", device="cpu")
 
 
-def test_codec_engine_on_a_known_translation(tmp_path, stylizer):
+def run_engine(engine, records):
+    out = []
+    for r in records:
+        out += engine.push(r)
+    return out + engine.flush()
+
+
+@pytest.mark.parametrize("engine_class", [CodecEngine, FlowEngine])
+def test_codec_engine_on_a_known_translation(tmp_path, stylizer, engine_class):
     path = make_clip(str(tmp_path / "move.mp4"), width=192, height=128, frames=16, gop=16)
     info = probe(path)
-    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, CodecSettings())
+    engine = engine_class(stylizer, StageTimer(), (info.width, info.height), info.codec, CodecSettings())
     out = []
     records = list(read_frames(path))
     for r in records:
@@ -113,4 +126,84 @@ def test_codec_engine_on_a_known_translation(tmp_path, stylizer):
         codec_err = np.abs(out[t][1][inner].astype(int) - target).mean()
         frame_err = np.abs(stylizer.stylize(records[t].rgb)[0][inner].astype(int) - target).mean()
         print(t, codec_err, frame_err)
-        assert codec_err < 5.0 and codec_err < 0.5 * frame_err, (t, codec_err, frame_err)
+        # Codec vectors are exact here (quarter-pel multiples). DIS flow carries ~0.1 px of noise
+        # per cell and frame, which chaining turns into texture drift, and flow mode chains every
+        # frame to the previous one: measured 2.8 / 6.1 / 11.5 levels at t = 1 / 3 / 5.
+        bound = 5.0 if engine_class is CodecEngine else 14.0
+        assert codec_err < bound and codec_err < 0.5 * frame_err, (t, codec_err, frame_err)
+
+
+def test_check_ignores_resampled_texture_but_not_changed_content():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 12, (64, 64)).astype(np.float32)  # zero-mean, like sub-pixel texture error
+    assert block_errors(noise, 16, 0.0).mean() > 8          # raw |diff| would call every block dirty
+    assert block_errors(noise, 16, 2.0).max() < 4           # low-passed, it averages out
+    changed = noise.copy()
+    changed[16:32, 16:32] += 30                              # a block whose content really changed
+    err = block_errors(changed, 16, 2.0)
+    assert err[1, 1] > 20 and err[3, 3] < 4
+
+
+def test_flow_cells_recover_a_translation():
+    a = luma_of(texture(96, 128, seed=3))
+    b = np.roll(a, shift=(2, -3), axis=(0, 1))  # b(p) = a(p - (2, -3)): from b, a lies at p + (3, -2)
+    cells = FlowField().cells(b, a)
+    inner = cells.v0[2:-2, 2:-2].reshape(-1, 2)
+    assert np.allclose(np.median(inner, axis=0), (3, -2), atol=0.25)
+    assert cells.has0.all() and not cells.has1.any()
+
+
+def test_bi_prediction_is_offered_where_past_and_future_both_match():
+    cur = luma_of(texture(64, 64, seed=4))
+    refs = np.stack([cur, cur, np.zeros_like(cur)])
+    cells = cell_vectors(None, 64, 64, 1.0)
+    distance = np.array([-1.0, 1.0, -2.0], np.float32)
+    both = choose_field(cur, refs, [0], [1], cells, 1.0, distance)
+    assert both.has2.all() and set(np.unique(both.ref2)) == {1} and set(np.unique(both.ref)) == {0}
+    past_only = choose_field(cur, refs, [0], [2], cells, 1.0, distance)  # the future frame is black
+    assert not past_only.has2.any()
+
+
+def test_second_source_is_averaged_in_render():
+    canvases = np.stack([np.full((8, 8, 3), 100, np.uint8), np.full((8, 8, 3), 200, np.uint8)])
+    lumas = canvases[..., 0].astype(np.float32)
+    yy, xx = np.mgrid[0:8, 0:8].astype(np.float32)
+    coord = np.stack([yy, xx], -1)
+    gen0, gen1 = np.zeros((8, 8), np.int16), np.ones((8, 8), np.int16)
+    weight = np.full((8, 8), 0.5, np.float32)
+    out, diff = render(canvases, lumas, gen0, coord, np.full((8, 8), 150, np.float32), (gen1, coord, weight))
+    assert (out == 150).all() and np.abs(diff).max() < 1e-4
+
+
+def test_refresh_cross_fade_is_linear_and_ends():
+    store = CanvasStore(8, 8, history=2, slots=2)
+    corr = np.ones((8, 8, 3), np.float32)
+    store.start_over(10, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32), corr, fade_frames=4)
+    assert store.correction(10)[2] == 1.0 and store.correction(12)[2] == 0.5 and store.correction(8)[2] == 0.5
+    assert store.correction(14) is None and store.correction(6) is None
+
+
+def test_i_frame_refresh_does_not_pop(tmp_path, stylizer):
+    """At a mid-clip I-frame of a steady translation, the output continues the propagated picture
+    instead of jumping to the fresh stylization (which differs in texture phase)."""
+    path = make_clip(str(tmp_path / "gop8.mp4"), width=192, height=128, frames=12, gop=8, bframes=0)
+    info = probe(path)
+    records = list(read_frames(path))
+    assert records[8].pict_type == "I"
+    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, CodecSettings())
+    out = [rgb.astype(int) for _, rgb in run_engine(engine, records)]
+    assert 8 in engine.refresh_frames
+    inner = (slice(24, -24), slice(24, -24))
+    moved = np.roll(out[7], shift=(1, 2), axis=(0, 1))  # frame 7 carried one step (dx 2, dy 1)
+    jump = np.abs(out[8][inner] - moved[inner]).mean()
+    fresh_jump = np.abs(stylizer.stylize(records[8].rgb)[0].astype(int)[inner] - moved[inner]).mean()
+    assert jump < 0.25 * fresh_jump, (jump, fresh_jump)
+
+
+def test_codec_mode_falls_back_to_flow_without_vectors(vp9_clip, stylizer):
+    info = probe(vp9_clip)
+    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, CodecSettings())
+    out = run_engine(engine, list(read_frames(vp9_clip)))
+    assert len(out) == 24
+    assert "fallback" in engine.describe()["motion_source"]
+    assert engine.stats.network_share < 0.6

@@ -2,15 +2,16 @@
 what changed.
 
 Per frame, in processing order (see ``order.py``):
-1. I-frame, first frame or scene cut: the network on the whole frame; its normalisation
-   statistics are frozen for the tiles that follow.
-2. Otherwise: codec vectors -> per-cell field -> references resolved and the field cleaned by
-   matching decoded originals (``motion.cleaning``) -> per-pixel provenance composed along the
-   field (``native.propagate``) -> each pixel sampled once from the canvas it was generated in.
-3. Check: the decoded luma each pixel was generated from, carried along the same coordinates, is
-   compared with the frame actually decoded. 16x16 blocks that differ (occlusion, intra blocks,
-   wrong vectors, lighting, drift) are re-stylized as a few margin-padded tiles with frozen
-   statistics and feathered in; the result becomes a new canvas.
+1. Predict: codec vectors (or DIS flow where the codec exports none) -> per-cell field ->
+   references resolved and the field cleaned by matching decoded originals (``motion.cleaning``)
+   -> per-pixel provenance composed along the field (``native.propagate``) -> each pixel sampled
+   once from the canvas it was generated in; bi-predicted cells average their two sources.
+2. Check: the decoded luma each pixel was generated from, carried along the same coordinates, is
+   compared with the frame actually decoded (``check.py``). 16x16 blocks that differ (occlusion,
+   intra blocks, wrong vectors, lighting, drift) are re-stylized as a few margin-padded tiles with
+   frozen statistics and feathered in; the result becomes a new canvas.
+3. Full refresh at I-frames, scene cuts, and where tiles would cost about a whole frame. Unless
+   the shot changed, the propagated picture fades into the new one over a few frames.
 """
 from __future__ import annotations
 
@@ -23,14 +24,16 @@ import numpy as np
 from codecstyle.native.propagate import compose_field, render
 
 from ..motion.cleaning import choose_field
-from ..motion.field import cell_vectors
+from ..motion.field import CellVectors, cell_vectors
+from ..motion.flow import FlowField
 from ..nets.stylizer import Stylizer
 from ..timing import StageTimer
-from ..video.reader import ZERO_B_CODECS, FrameRecord
+from ..video.reader import VECTOR_CODECS, ZERO_B_CODECS, FrameRecord
 from .base import Engine, Finished
+from .canvas_store import CanvasStore
+from .check import block_errors
 from .order import ReorderBuffer
 from .tiles import feather_mask, plan_tiles
-
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,21 @@ class CodecSettings:
 
     quality: float = 0.5
     block: int = 16          # check granularity in pixels
-    margin: int = 48         # tile margin: the network's measured effective receptive field
     feather: int = 8         # seam blend width in pixels
     history: int = 6         # processed frames kept as candidate references
     slots: int = 16          # canvases kept
+    check_sigma: float = 2.0  # low-pass (px) of the check's difference, see check.py
 
     @property
     def check_threshold(self) -> float:
-        """Mean |luma error| (0..255) over a block above which it is re-stylized."""
+        """Mean |low-passed luma error| (0..255) over a block above which it is re-stylized."""
         return 4.0 + 12.0 * (1.0 - self.quality)
+
+    @property
+    def margin(self) -> int:
+        """Tile margin in pixels. Measured on real frames (style 19, frozen statistics), mean/max
+        error inside a 16 px block: margin 32 -> 1.4/17-31 levels, 40 -> 0.25/3-9, 48 -> 0.02/1."""
+        return 32 if self.quality < 0.3 else 40 if self.quality < 0.7 else 48
 
     @property
     def match_tolerance(self) -> float:
@@ -64,66 +73,78 @@ class CodecSettings:
         """Median match cost (luma levels) that means a new shot."""
         return 30.0
 
+    @property
+    def fade_frames(self) -> int:
+        """Display frames over which a refresh fades in (0: it replaces the picture at once)."""
+        return 8
+
+
+@dataclass
+class Prediction:
+    """A frame rebuilt from earlier canvases: ``out`` ``(H, W, 3)`` uint8, ``diff`` ``(H, W)``
+    float32 carried minus decoded luma, ``dirty`` ``(By, Bx)`` bool blocks that failed the check,
+    the provenance ``gen``/``coord`` and the per-cell ``velocity`` (px per display frame)."""
+
+    out: np.ndarray
+    diff: np.ndarray
+    dirty: np.ndarray
+    gen: np.ndarray
+    coord: np.ndarray
+    velocity: np.ndarray
+
 
 def luma_of(rgb: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 0..255 luma of ``(H, W, 3)`` uint8 RGB."""
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
+def _cell_weight(has2: np.ndarray, cell: float, h: int, w: int) -> np.ndarray:
+    """Per-pixel weight ``(H, W)`` float32 of the second source: 0.5 on bi-predicted cells,
+    interpolated between cell centres so averaged and single-source cells meet without a seam."""
+    cy_n, cx_n = has2.shape
+    big = cv2.resize(has2.astype(np.float32) * 0.5, (int(round(cx_n * cell)), int(round(cy_n * cell))),
+                     interpolation=cv2.INTER_LINEAR)
+    out = np.zeros((h, w), np.float32)
+    out[:min(h, big.shape[0]), :min(w, big.shape[1])] = big[:h, :w]
+    return out
+
+
 class CodecEngine(Engine):
-    """See the module docstring. ``coded_size`` is the stream's ``(width, height)``, used to
-    scale vectors when frames are processed at a smaller size."""
+    """See the module docstring.
+
+    - coded_size: the stream's ``(width, height)``, used to scale vectors when frames are
+      processed at a smaller size.
+    - motion: ``"vectors"``, ``"flow"`` or ``"auto"`` (vectors where the codec exports them,
+      else DIS optical flow).
+    - keyframes: refresh fully at I-frames (the codec's own refresh points).
+    """
 
     name = "codec"
 
     def __init__(self, stylizer: Stylizer, timer: StageTimer, coded_size: Tuple[int, int],
-                 codec_name: str, settings: Optional[CodecSettings] = None):
+                 codec_name: str, settings: Optional[CodecSettings] = None, motion: str = "auto",
+                 keyframes: bool = True):
         super().__init__(timer)
         self.stylizer = stylizer
         self.settings = settings or CodecSettings()
         self.coded_size = coded_size
         self.codec_name = codec_name
-        self.order = ReorderBuffer()
+        if motion == "auto":
+            motion = "vectors" if codec_name in VECTOR_CODECS else "flow"
+        self.motion = motion
+        self.flow = FlowField() if motion == "flow" else None
+        self.keyframes = keyframes
+        self.order = ReorderBuffer() if motion == "vectors" else ReorderBuffer(max_held=0)
         self.ready: Dict[int, Finished] = {}
         self.next_display = 0
         self.frozen = None
-        self.shape: Optional[Tuple[int, int]] = None
+        self.store: Optional[CanvasStore] = None
         self.refresh_frames: List[int] = []
+        self.refresh_reasons: Dict[str, int] = {}
+        self.frame_log: List[Dict[str, object]] = []  # per processed frame: type, reason, shares
         self.vector_frames = 0
 
-    # -- state ----------------------------------------------------------------------------
-    def _allocate(self, h: int, w: int) -> None:
-        s = self.settings
-        self.shape = (h, w)
-        self.lumas = np.zeros((s.history, h, w), np.float32)
-        self.gens = np.zeros((s.history, h, w), np.int16)
-        self.coords = np.zeros((s.history, h, w, 2), np.float32)
-        self.display = np.full(s.history, -1, np.int64)  # display index per history slot
-        # Each remembered frame's motion per display frame, per cell (None after a full refresh).
-        self.velocity = [None] * s.history
-        self.used_slots = [set() for _ in range(s.history)]
-        self.canvas = np.zeros((s.slots, h, w, 3), np.uint8)
-        self.canvas_luma = np.zeros((s.slots, h, w), np.float32)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        self.identity = np.stack([yy, xx], axis=-1)
-        self.step = 0
-
-    def _free_slot(self) -> Optional[int]:
-        live = set().union(*self.used_slots)
-        for slot in range(self.settings.slots):
-            if slot not in live:
-                return slot
-        return None
-
-    def _remember(self, display_index: int, luma, gen, coord, velocity=None) -> None:
-        free = np.flatnonzero(self.display < 0)
-        h = int(free[0]) if len(free) else int(np.argmin(self.display))  # a free slot, else the oldest
-        self.display[h] = display_index
-        self.velocity[h] = velocity
-        self.lumas[h], self.gens[h], self.coords[h] = luma, gen, coord
-        self.used_slots[h] = set(np.flatnonzero(np.bincount(gen.ravel(), minlength=self.settings.slots)).tolist())
-
-    # -- per frame ------------------------------------------------------------------------
+    # -- ordering -------------------------------------------------------------------------
     def push(self, record: FrameRecord) -> List[Finished]:
         for rec in self.order.push(record):
             self._process(rec)
@@ -144,90 +165,130 @@ class CodecEngine(Engine):
             self.ready.clear()
         return out
 
+    # -- per frame ------------------------------------------------------------------------
     def _process(self, rec: FrameRecord) -> None:
         h, w = rec.rgb.shape[:2]
-        if self.shape is None:
-            self._allocate(h, w)
+        if self.store is None:
+            s = self.settings
+            self.store = CanvasStore(h, w, s.history, s.slots)
         luma = luma_of(rec.rgb)
-        out = None
-        if rec.pict_type != "I" and (self.display >= 0).any():
-            out = self._propagate(rec, luma)
+        self._note = {"frame": rec.display_index, "type": rec.pict_type}
+        before = self.stats.network_pixels
+        out = pred = None
+        if self.store.empty:
+            self._note["reason"] = "first frame"
+        else:
+            pred = self._predict(rec, luma)
+            if pred is None:
+                self._note["reason"] = "scene cut"
+            elif self.keyframes and rec.pict_type == "I":
+                self._note["reason"] = "I-frame"
+            else:
+                out = self._refine(rec, luma, pred)
         if out is None:
-            out = self._full(rec, luma)
+            out = self._full(rec, luma, pred)
+            reason = str(self._note.get("reason", "?"))
+            self.refresh_reasons[reason] = self.refresh_reasons.get(reason, 0) + 1
         self.stats.frames += 1
         self.stats.pixels += h * w
+        self._note["network_share"] = round((self.stats.network_pixels - before) / (h * w), 4)
+        self.frame_log.append(self._note)
         self.ready[rec.display_index] = (rec, out)
 
-    def _full(self, rec: FrameRecord, luma) -> np.ndarray:
+    def _full(self, rec: FrameRecord, luma, pred: Optional[Prediction]) -> np.ndarray:
+        """The network on the whole frame. With a prediction (same shot), the propagated picture
+        is kept on its clean blocks and fades into the new stylization: no pop."""
+        s = self.settings
         with self.timer.stage("network"):
             out, self.frozen = self.stylizer.stylize(rec.rgb)
         self.stats.network_pixels += luma.size
         self.stats.full_frames += 1
         self.refresh_frames.append(rec.display_index)
-        self.display[:] = -1  # a full refresh starts a new chain: nothing older is referenced
-        for used in self.used_slots:
-            used.clear()
-        slot = 0
-        self.canvas[slot], self.canvas_luma[slot] = out, luma
-        self._remember(rec.display_index, luma, np.full(luma.shape, slot, np.int16), self.identity)
-        return out
+        corr = None
+        if pred is not None and s.fade_frames > 0:
+            h, w = luma.shape
+            keep = 1.0 - feather_mask(pred.dirty, s.block, h, w, s.feather)
+            corr = (pred.out.astype(np.float32) - out) * keep[..., None]
+        self.store.start_over(rec.display_index, out, luma, corr, s.fade_frames)
+        if corr is None:
+            return out
+        return np.clip(out + corr + 0.5, 0, 255).astype(np.uint8)
 
-    def _propagate(self, rec: FrameRecord, luma) -> Optional[np.ndarray]:
-        s = self.settings
+    def _cells(self, rec: FrameRecord, luma, past, future, scale: float) -> CellVectors:
+        if self.motion == "flow":
+            ref = (past or future)[0]
+            return self.flow.cells(luma, self.store.lumas[ref], scale)
+        if rec.motion_vectors is not None:
+            self.vector_frames += 1
+        h, w = luma.shape
+        return cell_vectors(rec.motion_vectors, w, h, scale,
+                            zero_b_is_fake=rec.pict_type == "B" and self.codec_name in ZERO_B_CODECS)
+
+    def _predict(self, rec: FrameRecord, luma) -> Optional[Prediction]:
+        """Rebuild the frame from remembered canvases; None when it belongs to a new shot."""
+        s, store = self.settings, self.store
         h, w = luma.shape
         with self.timer.stage("motion"):
-            valid = np.flatnonzero(self.display >= 0)
-            past = sorted((i for i in valid if self.display[i] < rec.display_index),
-                          key=lambda i: -self.display[i])[:3]
-            future = sorted((i for i in valid if self.display[i] > rec.display_index),
-                            key=lambda i: self.display[i])[:2]
-            scale = w / self.coded_size[0]
-            cells = cell_vectors(rec.motion_vectors, w, h, scale,
-                                 zero_b_is_fake=rec.pict_type == "B" and self.codec_name in ZERO_B_CODECS)
-            if rec.motion_vectors is not None:
-                self.vector_frames += 1
-            distance = (self.display - rec.display_index).astype(np.float32)
-            chosen = choose_field(luma, self.lumas, [int(i) for i in past], [int(i) for i in future],
-                                  cells, s.match_tolerance, distance, self._nearest_velocity(rec.display_index, valid))
-            # motion per display frame (v = velocity * signed distance), for later neighbours
-            velocity = chosen.v / distance[chosen.ref][..., None]
+            past, future = store.references(rec.display_index)
+            cells = self._cells(rec, luma, past, future, w / self.coded_size[0])
+            distance = (store.display - rec.display_index).astype(np.float32)
+            # Temporally scaled velocities stand in for the zero vectors decoders export on many
+            # B-blocks; measured flow needs no stand-in, and scaling its error would add drift.
+            velocity = None if self.motion == "flow" else store.nearest_velocity(rec.display_index)
+            chosen = choose_field(luma, store.lumas, past, future, cells, s.match_tolerance, distance, velocity)
             if float(np.median(chosen.cost)) > s.scene_cut_cost:
                 return None
+            # motion per display frame (v = velocity * signed distance), for later neighbours
+            velocity = chosen.v / distance[chosen.ref][..., None]
         with self.timer.stage("propagate"):
             gen, coord = compose_field(chosen.ref, np.ascontiguousarray(chosen.v[..., 0]),
                                        np.ascontiguousarray(chosen.v[..., 1]), float(cells.cell), 2.0,
-                                       self.gens, self.coords)
-            out, err = render(self.canvas, self.canvas_luma, gen, coord, luma)
-            by, bx = -(-h // s.block), -(-w // s.block)
-            padded = np.zeros((by * s.block, bx * s.block), np.float32)
-            padded[:h, :w] = err
-            block_err = padded.reshape(by, s.block, bx, s.block).mean(axis=(1, 3))
-            dirty = block_err > s.check_threshold
-        if dirty.mean() > s.full_refresh_share:
+                                       store.gens, store.coords)
+            second = None
+            if chosen.has2.any():
+                gen2, coord2 = compose_field(chosen.ref2, np.ascontiguousarray(chosen.v2[..., 0]),
+                                             np.ascontiguousarray(chosen.v2[..., 1]), float(cells.cell), 2.0,
+                                             store.gens, store.coords)
+                second = (gen2, coord2, _cell_weight(chosen.has2, cells.cell, h, w))
+            out, diff = render(store.canvas, store.canvas_luma, gen, coord, luma, second,
+                               store.correction(rec.display_index))
+            dirty = block_errors(diff, s.block, s.check_sigma) > s.check_threshold
+        self._note["dirty_share"] = round(float(dirty.mean()), 4)
+        return Prediction(out, diff, dirty, gen, coord, velocity)
+
+    def _refine(self, rec: FrameRecord, luma, pred: Prediction) -> Optional[np.ndarray]:
+        """Re-stylize the dirty blocks of a prediction as tiles; None when a full pass is cheaper."""
+        s, store = self.settings, self.store
+        h, w = luma.shape
+        out, gen, coord = pred.out, pred.gen, pred.coord
+        if pred.dirty.mean() > s.full_refresh_share:
+            self._note["reason"] = "mostly dirty"
             return None
-        if dirty.any():
-            crops = plan_tiles(dirty, s.block, s.margin, h, w)
+        if pred.dirty.any():
+            crops = plan_tiles(pred.dirty, s.block, s.margin, h, w)
             if sum((c[2] - c[0]) * (c[3] - c[1]) for c in crops) > 0.8 * h * w:
-                return None  # tiles would cost about as much as the whole frame
-            slot = self._free_slot()
-            if slot is None:
+                self._note["reason"] = "tiles cover the frame"
                 return None
-            alpha = feather_mask(dirty, s.block, h, w, s.feather)
-            out = self._refine(rec, out, alpha, crops)
+            slot, flatten = store.claim_slot(rec.display_index)
+            alpha = feather_mask(pred.dirty, s.block, h, w, s.feather)
+            out = self._paste_tiles(rec, out, alpha, crops)
             fresh = alpha > 0
-            gen = np.where(fresh, np.int16(slot), gen)
-            coord = np.where(fresh[..., None], self.identity, coord)
-            self.canvas[slot], self.canvas_luma[slot] = out, luma
-        self._remember(rec.display_index, luma, gen, coord, velocity)
+            if flatten:
+                # Every pixel now lives in the new canvas: one extra resampling instead of a full
+                # network pass, when all canvases are still referenced.
+                self._note["flattened"] = True
+                store.canvas_luma[slot] = np.where(fresh, luma, pred.diff + luma)
+                gen = np.full((h, w), slot, np.int16)
+                coord = store.identity
+            else:
+                store.canvas_luma[slot] = luma
+                gen = np.where(fresh, np.int16(slot), gen)
+                coord = np.where(fresh[..., None], store.identity, coord)
+            store.canvas[slot] = out
+        store.remember(rec.display_index, luma, gen, coord, pred.velocity)
         return out
 
-    def _nearest_velocity(self, display_index: int, valid) -> Optional[np.ndarray]:
-        known = [i for i in valid if self.velocity[i] is not None]
-        if not known:
-            return None
-        return self.velocity[min(known, key=lambda i: abs(self.display[i] - display_index))]
-
-    def _refine(self, rec: FrameRecord, out: np.ndarray, alpha: np.ndarray, crops) -> np.ndarray:
+    def _paste_tiles(self, rec: FrameRecord, out: np.ndarray, alpha: np.ndarray, crops) -> np.ndarray:
         """Run the network on ``crops`` (frozen statistics) and blend the result into ``out`` with
         ``alpha`` ``(H, W)`` float32 0..1 (1 on dirty blocks, feathered around them)."""
         fresh = out.astype(np.float32)
@@ -241,6 +302,12 @@ class CodecEngine(Engine):
         return (blended + 0.5).astype(np.uint8)
 
     def describe(self) -> Dict[str, object]:
-        return {"engine": self.name, "quality": self.settings.quality,
-                "motion_source": "codec vectors" if self.vector_frames else "none (zero-motion matching only)",
-                "frames_with_vectors": self.vector_frames, "refresh_frames": list(self.refresh_frames)}
+        if self.motion == "vectors":
+            source = "codec vectors"
+        elif self.name == "flow":
+            source = "DIS optical flow"
+        else:
+            source = f"DIS optical flow (fallback: {self.codec_name} exports no motion vectors)"
+        return {"engine": self.name, "quality": self.settings.quality, "motion_source": source,
+                "frames_with_vectors": self.vector_frames, "refresh_frames": list(self.refresh_frames),
+                "refresh_reasons": dict(self.refresh_reasons)}

@@ -14,7 +14,8 @@ from ..video.reader import FrameRecord
 
 
 class ReorderBuffer:
-    """``push(record)`` returns the records ready to process, in processing order."""
+    """``push(record)`` returns the records ready to process, in processing order.
+    ``max_held=0`` passes every frame straight through (display order)."""
 
     def __init__(self, max_held: int = 32):
         self.held: List[FrameRecord] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
+import cv2
 import numpy as np
 
 from codecstyle.native.match import candidate_costs
@@ -44,6 +45,16 @@ def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
+def _local_mean(v: np.ndarray, has: np.ndarray, radius: int = 2) -> np.ndarray:
+    """``(Cy, Cx, 2)`` mean of the vectors present within ``radius`` cells: on smooth motion it is
+    more accurate than any single cell's vector (estimation noise averages out), and a field
+    chained over many frames accumulates that noise as texture wobble."""
+    k = 2 * radius + 1
+    weight = cv2.blur(has.astype(np.float32), (k, k), borderType=cv2.BORDER_REPLICATE)
+    total = cv2.blur(v * has[..., None], (k, k), borderType=cv2.BORDER_REPLICATE)
+    return (total / np.maximum(weight, 1e-6)[..., None]).astype(np.float32)
+
+
 def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], future: List[int],
                  cells: CellVectors, tolerance: float, distance: Optional[np.ndarray] = None,
                  velocity: Optional[np.ndarray] = None) -> ChosenField:
@@ -60,7 +71,8 @@ def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], f
       match when its cost is within ``tolerance`` luma levels (plus 10 %) of it.
     """
     cy_n, cx_n = cells.shape
-    refs, vecs, kinds = [], [], []  # kind 0 = zero motion, 1 = neighbour, 2 = own vector
+    # kind 0 = zero motion, 1 = smooth (local mean, global), 2 = a neighbour's, 3 = own vector
+    refs, vecs, kinds = [], [], []
 
     def add(ref_index, v, usable, kind):
         r = np.where(usable, ref_index, -1).astype(np.int32)
@@ -75,14 +87,15 @@ def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], f
             add(group[0], zero, always, 0)
     for has, v, group in ((cells.has0, cells.v0, past), (cells.has1, cells.v1, future)):
         for r in group:
-            add(r, v, has, 2)
+            add(r, v, has, 3)
     if past and cells.has0.any():
         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            add(past[0], _shift(cells.v0, dy, dx), _shift(cells.has0, dy, dx), 1)
+            add(past[0], _shift(cells.v0, dy, dx), _shift(cells.has0, dy, dx), 2)
+        add(past[0], _local_mean(cells.v0, cells.has0), always, 1)
     if velocity is not None and distance is not None:
         glob = np.median(velocity.reshape(-1, 2), axis=0)
         for r in past[:2] + future[:1]:
-            add(r, velocity * distance[r], always, 2)
+            add(r, velocity * distance[r], always, 3)
             add(r, glob * distance[r], always, 1)
     ref_idx = np.stack(refs, axis=-1)
     v = np.stack(vecs, axis=-2)  # (Cy, Cx, K, 2)
@@ -92,12 +105,22 @@ def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], f
     allowed = best * 1.1 + tolerance
     kinds = np.array(kinds)
     choice = np.argmin(costs, axis=-1)
-    # Prefer the simplest kind whose cost is within the allowance: zero, then neighbours.
-    for kind in (1, 0):
+    # Prefer the simplest kind whose cost is within the allowance: zero, then smooth motion,
+    # then a neighbour's vector (later passes override earlier ones).
+    for kind in (2, 1, 0):
         sel = np.where(kinds[None, None, :] == kind, costs, np.inf)
         k = np.argmin(sel, axis=-1)
         ok = np.take_along_axis(sel, k[..., None], -1)[..., 0] <= allowed
         choice = np.where(ok, k, choice)
     yy, xx = np.mgrid[0:cy_n, 0:cx_n]
-    return ChosenField(ref=ref_idx[yy, xx, choice], v=v[yy, xx, choice], cost=costs[yy, xx, choice],
-                       zero=kinds[choice] == 0)
+    chosen = ChosenField(ref=ref_idx[yy, xx, choice], v=v[yy, xx, choice], cost=costs[yy, xx, choice],
+                         zero=kinds[choice] == 0)
+    chosen.has2, chosen.ref2, chosen.v2 = np.zeros((cy_n, cx_n), bool), chosen.ref, chosen.v
+    if distance is not None and past and future:
+        side = np.where(ref_idx >= 0, np.sign(distance[np.maximum(ref_idx, 0)]), 0)
+        other = np.where(side != side[yy, xx, choice][..., None], costs, np.inf)
+        k2 = np.argmin(other, axis=-1)
+        chosen.has2 = np.take_along_axis(other, k2[..., None], -1)[..., 0] <= allowed
+        chosen.ref2 = np.where(chosen.has2, ref_idx[yy, xx, k2], chosen.ref)
+        chosen.v2 = np.where(chosen.has2[..., None], v[yy, xx, k2], chosen.v)
+    return chosen

@@ -1,0 +1,117 @@
+"""What the codec engine remembers between frames: stylized canvases and per-pixel provenance.
+
+- **Canvases** (``slots``): stylized images made by the network (a full frame, or a refined
+  frame), each with the decoded luma it was generated from.
+- **Remembered frames** (``history``): recently processed frames that later frames may refer to,
+  each with its decoded luma and, per pixel, the canvas slot and float coordinates the pixel's
+  style comes from, plus the per-cell motion its field implied.
+- **Refresh cross-fade**: after a full refresh the difference between the propagated picture and
+  the new stylization, added back with a weight that fades out over a few frames, so a refresh
+  does not pop.
+
+Memory is fixed at allocation: ``slots`` canvases and ``history`` frames of the processing size.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+
+class CanvasStore:
+    """Fixed-size state for ``(h, w)`` frames. See the module docstring."""
+
+    def __init__(self, h: int, w: int, history: int, slots: int):
+        self.shape = (h, w)
+        self.slots = slots
+        self.lumas = np.zeros((history, h, w), np.float32)
+        self.gens = np.zeros((history, h, w), np.int16)
+        self.coords = np.zeros((history, h, w, 2), np.float32)
+        self.display = np.full(history, -1, np.int64)  # display index per history entry, -1 free
+        self.velocity: List[Optional[np.ndarray]] = [None] * history  # (Cy, Cx, 2) px per frame
+        self.used_slots: List[set] = [set() for _ in range(history)]
+        self.canvas = np.zeros((slots, h, w, 3), np.uint8)
+        self.canvas_luma = np.zeros((slots, h, w), np.float32)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        self.identity = np.stack([yy, xx], axis=-1)
+        self.fade_corr: Optional[np.ndarray] = None  # (H, W, 3) float32, in canvas-0 coordinates
+        self.fade_center = 0
+        self.fade_frames = 0
+
+    # -- remembered frames -------------------------------------------------------------
+    @property
+    def empty(self) -> bool:
+        return not (self.display >= 0).any()
+
+    def references(self, display_index: int) -> Tuple[List[int], List[int]]:
+        """History entries before (nearest first, at most 3) and after (at most 2) a frame."""
+        valid = np.flatnonzero(self.display >= 0)
+        past = sorted((int(i) for i in valid if self.display[i] < display_index), key=lambda i: -self.display[i])
+        future = sorted((int(i) for i in valid if self.display[i] > display_index), key=lambda i: self.display[i])
+        return past[:3], future[:2]
+
+    def nearest_velocity(self, display_index: int) -> Optional[np.ndarray]:
+        known = [i for i in np.flatnonzero(self.display >= 0) if self.velocity[i] is not None]
+        if not known:
+            return None
+        return self.velocity[min(known, key=lambda i: abs(self.display[i] - display_index))]
+
+    def remember(self, display_index: int, luma, gen, coord, velocity=None) -> None:
+        free = np.flatnonzero(self.display < 0)
+        h = int(free[0]) if len(free) else int(np.argmin(self.display))  # a free entry, else the oldest
+        self.display[h] = display_index
+        self.velocity[h] = velocity
+        self.lumas[h], self.gens[h], self.coords[h] = luma, gen, coord
+        self.used_slots[h] = set(np.flatnonzero(np.bincount(gen.ravel(), minlength=self.slots)).tolist())
+
+    def forget_all(self) -> None:
+        self.display[:] = -1
+        self.velocity = [None] * len(self.velocity)
+        for used in self.used_slots:
+            used.clear()
+
+    # -- canvases ----------------------------------------------------------------------
+    def free_slot(self) -> Optional[int]:
+        live = set().union(*self.used_slots)
+        if self.fade_corr is not None:
+            live.add(0)
+        for slot in range(self.slots):
+            if slot not in live:
+                return slot
+        return None
+
+    def claim_slot(self, display_index: int) -> Tuple[int, bool]:
+        """A canvas slot for the frame being refined, and whether the frame must be flattened
+        into it. When every slot is still referenced, remembered frames are forgotten, farthest
+        in display order first, until one frees up; the current frame then references only its
+        new canvas, so it needs none of the old ones."""
+        slot = self.free_slot()
+        if slot is not None:
+            return slot, False
+        self.fade_corr = None  # the cross-fade's canvas may be the one that has to go
+        for i in sorted(np.flatnonzero(self.display >= 0), key=lambda i: -abs(self.display[i] - display_index)):
+            self.display[i] = -1
+            self.velocity[i] = None
+            self.used_slots[i] = set()
+            slot = self.free_slot()
+            if slot is not None:
+                return slot, True
+        raise AssertionError("no canvas slot free although nothing is remembered")
+
+    def start_over(self, display_index: int, out: np.ndarray, luma: np.ndarray,
+                   fade_corr: Optional[np.ndarray] = None, fade_frames: int = 0) -> None:
+        """A full refresh: ``out`` becomes canvas 0 and the only remembered frame. With
+        ``fade_corr`` (propagated minus fresh, ``(H, W, 3)`` float32), samples of canvas 0 get
+        that difference back, fading linearly to nothing ``fade_frames`` display frames away."""
+        self.forget_all()
+        self.canvas[0], self.canvas_luma[0] = out, luma
+        self.fade_corr = fade_corr
+        self.fade_center, self.fade_frames = display_index, fade_frames
+        self.remember(display_index, luma, np.zeros(luma.shape, np.int16), self.identity)
+
+    def correction(self, display_index: int):
+        """The cross-fade for a frame, as ``render`` takes it, or None once it has faded out."""
+        if self.fade_corr is None or self.fade_frames <= 0:
+            return None
+        fade = 1.0 - abs(display_index - self.fade_center) / self.fade_frames
+        return (self.fade_corr, 0, fade) if fade > 0 else None

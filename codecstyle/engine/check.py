@@ -1,0 +1,34 @@
+"""The check: where does the propagated frame no longer show what was decoded?
+
+Propagation carries, with every stylized pixel, the decoded luma it was generated from. Comparing
+that carried luma with the frame actually decoded finds occlusions, intra-coded new content,
+wrong vectors, lighting changes and accumulated drift. The raw per-pixel difference also holds
+what does not matter: sub-pixel interpolation error on fine texture and coding noise. Both are
+zero-mean over a few pixels, while real changes shift the local mean, so the difference is
+low-passed before it is taken absolute. A textured block whose texture is merely resampled stays
+clean; a block whose content changed does not.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def block_errors(diff: np.ndarray, block: int, sigma: float) -> np.ndarray:
+    """Per-block error ``(ceil(H/block), ceil(W/block))`` float32 in luma levels (0..255).
+
+    diff: ``(H, W)`` float32 carried luma minus decoded luma (signed). sigma: the low-pass width
+    in pixels (0 takes the raw absolute difference). Each block's figure is the mean of
+    ``|blur(diff)|`` over its pixels; partial edge blocks average only their real pixels.
+    """
+    if sigma > 0:
+        diff = cv2.GaussianBlur(diff, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    err = np.abs(diff)
+    h, w = err.shape
+    by, bx = -(-h // block), -(-w // block)
+    padded = np.zeros((by * block, bx * block), np.float32)
+    padded[:h, :w] = err
+    counts = np.zeros_like(padded)
+    counts[:h, :w] = 1.0
+    total = padded.reshape(by, block, bx, block).sum(axis=(1, 3))
+    return total / counts.reshape(by, block, bx, block).sum(axis=(1, 3))
