@@ -90,7 +90,7 @@ class BenchOptions:
 
     - inputs: video paths; each is benchmarked on its own (same settings).
     - modes: engine modes to compare; ``None`` means every mode in ``options.MODES``.
-    - style/strength/preserve_color/device: as for ``process``.
+    - style/strength/preserve_color/device/style_image/look: as for ``process``.
     - max_size: cap on the longer side (None: the source size); frames: first N frames only.
     - repeat: timed runs per variant (interleaved); warmup: untimed frames before each timed run.
     - quality: ``ProcessOptions.quality`` for every run; sweep_quality: values to sweep instead.
@@ -106,6 +106,8 @@ class BenchOptions:
     strength: float = 1.0
     preserve_color: bool = False
     device: str = "auto"
+    style_image: Optional[str] = None
+    look: str = "artistic"
     max_size: Optional[int] = None
     frames: Optional[int] = None
     repeat: int = 3
@@ -144,6 +146,11 @@ class BenchOptions:
         self.process_options(modes[0]).validate()
         from .nets.style_spec import parse_style  # numpy only, no torch
         parse_style(self.style)
+        if self.style_image:
+            from .style_images import load_style_images
+            load_style_images(self.style_image)  # a missing or corrupt picture fails before any run
+        if self.peer and (self.style_image or self.look != "artistic"):
+            raise CodecStyleError("--peer compares built-in styles only; drop --style-image/--look for it")
         if self.peer and shutil.which(PEER_COMMAND) is None:
             raise CodecStyleError(f"--peer: the {PEER_COMMAND} command is not installed "
                                   f"(pip install {PEER_COMMAND})")
@@ -160,7 +167,8 @@ class BenchOptions:
     def process_options(self, mode: str, quality: Optional[float] = None) -> ProcessOptions:
         opts = ProcessOptions(mode=mode, style=self.style, strength=self.strength,
                               preserve_color=self.preserve_color, max_size=self.max_size,
-                              max_frames=self.frames, device=self.device)
+                              max_frames=self.frames, device=self.device, style_image=self.style_image,
+                              look=self.look)
         q = quality if quality is not None else self.quality
         if q is not None and quality_supported():
             opts = dataclasses.replace(opts, quality=q)
@@ -242,11 +250,11 @@ def _peak_rss_bytes() -> Optional[int]:
 
 def _child_run(job: dict) -> dict:
     """Runs in a fresh spawned process: warm up, then one timed ``stylize_video``."""
-    from .nets.stylizer import Stylizer
     from .pipeline import stylize_video
+    from .style_images import make_stylizer
 
     opts = ProcessOptions(**job["options"])
-    stylizer = Stylizer(opts.style, opts.strength, opts.preserve_color, opts.device)
+    stylizer = make_stylizer(opts)
     if job["warmup"]:
         stylize_video(job["input"], None, dataclasses.replace(opts, max_frames=job["warmup"]),
                       progress=False, stylizer=stylizer)

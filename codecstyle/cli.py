@@ -8,7 +8,7 @@ import sys
 from typing import List, Optional
 
 from .errors import CodecStyleError
-from .options import MODES, ProcessOptions
+from .options import BACKENDS, LOOKS, MODES, NORMS, ProcessOptions, RenderOptions
 
 DEFAULT_STYLE = "19"
 
@@ -20,12 +20,60 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"codecstyle: error: {message} (see {self.prog} --help)\n")
 
 
+def _auto_int(text: str) -> Optional[int]:
+    """``auto`` -> None, else a positive integer (for --workers and --threads)."""
+    if text == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _auto_float(text: str) -> Optional[float]:
+    if text == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or auto, got {text!r}") from None
+
+
+def _add_render_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("long films (segments, workers, resume)")
+    g.add_argument("--workers", type=_auto_int, default=None, metavar="N|auto",
+                   help="worker processes, one segment each (default auto: one per core, memory "
+                        "permitting; with --backend ray: the cluster's CPUs / --threads)")
+    g.add_argument("--threads", type=_auto_int, default=None, metavar="N|auto",
+                   help="torch/numba threads per worker (default auto: the cores divided between workers)")
+    g.add_argument("--segment-seconds", type=_auto_float, default=None, metavar="S|auto",
+                   help="target segment length; cuts go at keyframes (default auto: length/16, 2-60 s)")
+    g.add_argument("--norm", choices=NORMS, default="global",
+                   help="normalisation statistics: global (sampled across the film, one look, no jumps at "
+                        "joins or I-frames), shot (per shot, smoothed), frame (each frame its own) "
+                        "(default %(default)s)")
+    g.add_argument("--backend", choices=BACKENDS, default="local",
+                   help="local processes, or Ray tasks (pip install codecstyle[ray]) (default %(default)s)")
+    g.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join (auto, head:6379, ray://head:10001); default RAY_ADDRESS "
+                        "or a local Ray instance")
+
+
 def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--style", default=DEFAULT_STYLE,
                    help="built-in style 0-25, or a blend like 3:0.5,12:0.5 (default %(default)s)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 mix with the original (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="stylized brightness, original colours")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--style-image", metavar="PATH[:W],...",
+                   help="your own picture(s) as the style (PNG/JPEG/WebP, any size), blended by weight, e.g. "
+                        "a.jpg:0.6,b.jpg:0.4; replaces --style")
+    p.add_argument("--look", choices=LOOKS, default="artistic",
+                   help="artistic: brush strokes (default); photo: a steady colour grade toward --style-image, "
+                        "no network")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("process", help="stylize a video (with no input: the embedded demo clip)")
     p.add_argument("input", nargs="?", help="input video (default: the embedded Big Buck Bunny demo)")
     p.add_argument("-o", "--output", help="output file (default: <input name>_styled.mp4 here)")
-    p.add_argument("--mode", choices=MODES, default="frame",
-                   help="frame: the network on every frame; codec: carry the style along the codec's "
-                        "motion vectors (experimental) (default %(default)s)")
+    p.add_argument("--mode", choices=MODES, default="codec",
+                   help="codec: carry the style along the codec's motion vectors and refresh what changed "
+                        "(optical flow where the codec has no vectors); flow: the same along optical flow; "
+                        "frame: the network on every frame (default %(default)s)")
     p.add_argument("--quality", type=float, default=0.5,
                    help="codec mode: 0 fastest .. 1 most faithful to per-frame stylization (default 0.5)")
     _add_style_args(p)
@@ -49,12 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", "-y", action="store_true", help="replace an existing output file")
+    _add_render_args(p)
 
     p = sub.add_parser("styles", help="render all 26 styles on one frame as a labelled contact sheet")
     p.add_argument("input", nargs="?", help="an image or a video (default: the demo clip)")
     p.add_argument("-o", "--output", default="styles.png", help="sheet image to write (default styles.png)")
     p.add_argument("--tile", type=int, default=256, help="longer side of each tile in pixels (default 256)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--style-image", metavar="PATH[:W],...",
+                   help="preview your own style picture(s) on the frame instead of the 26 built-in styles")
 
     p = sub.add_parser("bench", help="time and compare the modes on the same clips (table, JSON, plot)")
     p.add_argument("inputs", nargs="+", metavar="VIDEO", help="video(s) to benchmark")
@@ -90,7 +142,7 @@ def _default_output(input_path: str) -> str:
 
 def cmd_process(args) -> int:
     from .demo import demo_clip
-    from .pipeline import stylize_video
+    from .render.film import render_film
 
     input_path = args.input or demo_clip()
     output = args.output or _default_output(input_path)
@@ -98,25 +150,39 @@ def cmd_process(args) -> int:
         raise CodecStyleError(f"{output} exists; pass --overwrite to replace it")
     options = ProcessOptions(mode=args.mode, quality=args.quality, style=args.style, strength=args.strength,
                              preserve_color=args.preserve_color, max_size=args.max_size,
+                             style_image=args.style_image, look=args.look,
                              max_frames=args.frames, codec=args.codec, crf=args.crf,
                              preset=args.preset, device=args.device)
-    summary = stylize_video(input_path, output, options, progress=not args.quiet)
+    render = RenderOptions(workers=args.workers, threads=args.threads, segment_seconds=args.segment_seconds,
+                           norm=args.norm, backend=args.backend, ray_address=args.ray_address)
+    summary = render_film(input_path, output, options, render, progress=not args.quiet)
     if args.json:
         json.dump(summary.as_dict(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     elif not args.quiet:
-        print(f"{summary.output}: {summary.frames} frames, {summary.fps:.2f} fps, "
-              f"{summary.seconds:.1f} s ({summary.options['mode']} mode, style {summary.options['style']})",
-              file=sys.stderr)
+        r = summary.render
+        reused = f", {r['segments_reused']} reused" if r.get("segments_reused") else ""
+        print(f"{summary.output}: {summary.frames} frames, {summary.fps:.2f} fps, {summary.seconds:.1f} s, "
+              f"network {100 * summary.network_share:.0f}% of pixels ({summary.options['mode']} mode, style "
+              f"{summary.options['style']}, norm {r.get('norm')}); {r.get('segments')} segments{reused} on "
+              f"{r.get('workers')} x {r.get('threads')}-thread {r.get('backend')} workers", file=sys.stderr)
     return 0
 
 
 def cmd_styles(args) -> int:
     from .demo import demo_clip
-    from .sheet import contact_sheet, load_picture, save_png
+    from .sheet import contact_sheet, load_picture, save_png, style_preview
 
     picture = load_picture(args.input or demo_clip())
-    save_png(contact_sheet(picture, device=args.device, tile=args.tile), args.output)
+    if args.style_image:
+        from .style_images import load_style_images, parse_style_images
+
+        pictures = load_style_images(args.style_image)
+        names = [os.path.basename(path) for path, _ in parse_style_images(args.style_image)]
+        sheet = style_preview(picture, pictures, names, device=args.device, tile=args.tile)
+    else:
+        sheet = contact_sheet(picture, device=args.device, tile=args.tile)
+    save_png(sheet, args.output)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -138,6 +204,7 @@ def cmd_bench(args) -> int:
     options = BenchOptions(
         inputs=list(args.inputs), modes=modes, style=args.style, strength=args.strength,
         preserve_color=args.preserve_color, device=args.device, max_size=args.max_size,
+        style_image=args.style_image, look=args.look,
         frames=args.frames, repeat=args.repeat, warmup=args.warmup, quality=args.quality,
         sweep_quality=_float_list(args.sweep_quality, "--sweep-quality") if args.sweep_quality else (),
         encode=not args.no_encode, peer=args.peer, plot=args.plot, progress=not args.quiet)

@@ -61,8 +61,44 @@ def contact_sheet(picture: np.ndarray, device: str = "auto", tile: int = 256, co
     for index in range(NUM_STYLES):
         stylizer.set_style(str(index))
         tiles.append((f"--style {index}", stylizer.stylize(small)[0]))
+    return _assemble(tiles, columns)
+
+
+def style_preview(picture: np.ndarray, style_pictures, names, device: str = "auto", tile: int = 256,
+                  stylizer_factory=Stylizer) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB sheet previewing the user's own style on one frame: the frame, each
+    style picture, the artistic look (their blend) at full and half strength, and the photo look.
+
+    - picture: ``(H, W, 3)`` uint8 RGB frame; style_pictures: ``[(rgb, weight), ...]``;
+      names: a label per style picture.
+    """
+    from .looks.photo import PhotoLook
+
+    small = thumbnail(picture, tile)
+    h, w = small.shape[:2]
+    tiles = [("original", small)]
+    for (rgb, weight), name in zip(style_pictures, names):
+        tiles.append((f"{name} ({weight:.2f})", _fit(rgb, h, w)))
+    for strength in (1.0, 0.5):
+        stylizer = stylizer_factory(device=device, strength=strength, style_images=style_pictures)
+        tiles.append((f"artistic, strength {strength:g}", stylizer.stylize(small)[0]))
+    tiles.append(("--look photo", PhotoLook(style_pictures[0][0]).apply(small)))
+    return _assemble(tiles, columns=min(4, len(tiles)))
+
+
+def _fit(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``rgb`` scaled and centre-cropped to exactly ``h`` x ``w`` (a style picture as a tile)."""
+    scale = max(h / rgb.shape[0], w / rgb.shape[1])
+    big = cv2.resize(rgb, (max(w, int(round(rgb.shape[1] * scale))), max(h, int(round(rgb.shape[0] * scale)))),
+                     interpolation=cv2.INTER_AREA)
+    y0, x0 = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+    return big[y0:y0 + h, x0:x0 + w]
+
+
+def _assemble(tiles, columns: int) -> np.ndarray:
+    """Labelled same-size tiles ``[(label, (h, w, 3) uint8), ...]`` on a white sheet."""
     band, pad = 22, 6
-    th, tw = small.shape[0] + band, small.shape[1]
+    th, tw = tiles[0][1].shape[0] + band, tiles[0][1].shape[1]
     rows = -(-len(tiles) // columns)
     sheet = np.full((pad + rows * (th + pad), pad + columns * (tw + pad), 3), 255, np.uint8)
     for n, (name, img) in enumerate(tiles):

@@ -45,8 +45,9 @@ def test_process_keeps_frames_timestamps_and_audio(ipb_audio_clip, tmp_path):
     result = run("process", ipb_audio_clip, "-o", str(out), "--json", "-q", "--style", "3:0.5,12:0.5")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["frames"] == 24 and summary["options"]["mode"] == "frame"
-    assert summary["streams_copied"] == ["audio aac"] and summary["network_share"] == 1.0
+    assert summary["frames"] == 24 and summary["options"]["mode"] == "codec"  # the default mode
+    assert summary["streams_copied"] == ["audio aac"] and 0 < summary["network_share"] < 1.0
+    assert summary["engine"]["motion_source"] == "codec vectors"
     assert set(summary["stages"]) >= {"decode", "network", "encode"}
     src, dst = streams(ipb_audio_clip), streams(str(out))
     assert dst["video"][1] == 24

@@ -13,7 +13,9 @@ import torch
 from ..errors import CodecStyleError
 from .color import apply_strength, preserve_color
 from .frozen_norm import NormStats
+from .arbitrary import ArbitraryStyleNet
 from .multistyle import MultiStyleNet
+from .style_predictor import StylePredictor, mix_styles, style_input
 from .style_spec import parse_style
 from .weights import load_state_dict
 
@@ -44,11 +46,15 @@ def to_images(batch: torch.Tensor) -> List[np.ndarray]:
 
 
 class Stylizer:
-    """The 26-style network with one style choice.
+    """A style network with one style choice.
 
-    - style: ``19``, ``"3:0.5,12:0.5"`` or a ``{index: weight}`` dict.
-    - strength: 0..1 mix with the original; preserve_color: keep the original's colours.
-    - device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    - style: ``19``, ``"3:0.5,12:0.5"`` or a ``{index: weight}`` dict (the 26-style network).
+    - style_images: ``[(rgb, weight), ...]`` user pictures (``(H, W, 3)`` uint8 RGB, any size):
+      Magenta's arbitrary-style network instead, the pictures' style vectors blended by weight.
+    - strength: 0..1. Built-in styles mix the output with the original; style images interpolate
+      the style vector towards the content's own (Magenta's way), measured once on the first
+      frame stylized so the look cannot flicker.
+    - preserve_color: keep the original's colours. device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
 
     ``shared_stats`` (a batch-1 ``NormStats``, None by default) is used whenever a call passes no
     statistics of its own: set it to statistics pooled over a film or a shot so every frame, tile
@@ -56,21 +62,47 @@ class Stylizer:
     """
 
     def __init__(self, style="19", strength: float = 1.0, preserve_color: bool = False,
-                 device: str = "auto"):
+                 device: str = "auto", style_images: Optional[Sequence[Tuple[np.ndarray, float]]] = None):
         if not 0.0 <= float(strength) <= 1.0:
             raise CodecStyleError(f"--strength must be between 0 and 1, got {strength}")
         self.device = resolve_device(device)
         self.strength = float(strength)
         self.preserve_color = bool(preserve_color)
-        self.weights = parse_style(style)  # before loading: a bad style fails fast
-        self.net = MultiStyleNet.from_state_dict(load_state_dict("multistyle26")).to(self.device)
-        self._style = torch.from_numpy(self.weights).to(self.device)
         self.shared_stats: Optional[NormStats] = None
+        self.arbitrary = bool(style_images)
+        self._content_style: Optional[torch.Tensor] = None
+        if self.arbitrary:
+            self.net = ArbitraryStyleNet.from_state_dict(load_state_dict("arbitrary_transform")).to(self.device)
+            self._predictor = StylePredictor.from_state_dict(load_state_dict("arbitrary_predict")).to(self.device).eval()
+            self.weights = np.array([w for _, w in style_images], np.float32)
+            self._style = self._predict_blend(style_images)
+        else:
+            self.weights = parse_style(style)  # before loading: a bad style fails fast
+            self.net = MultiStyleNet.from_state_dict(load_state_dict("multistyle26")).to(self.device)
+            self._style = torch.from_numpy(self.weights).to(self.device)
+
+    @torch.inference_mode()
+    def _predict_blend(self, pictures) -> torch.Tensor:
+        """``(1, 100)``: the weighted mean of the pictures' style vectors (blends live in
+        style-vector space, as in Magenta)."""
+        total = sum(float(w) for _, w in pictures)
+        vectors = [self._predictor(style_input(rgb).to(self.device)) * (float(w) / total) for rgb, w in pictures]
+        return torch.stack(vectors).sum(dim=0)
 
     def set_style(self, style) -> None:
-        """Switch to another style or blend without reloading the network."""
+        """Switch to another built-in style or blend without reloading the network."""
+        if self.arbitrary:
+            raise CodecStyleError("set_style switches built-in styles; this stylizer uses style images")
         self.weights = parse_style(style)
         self._style = torch.from_numpy(self.weights).to(self.device)
+
+    def _style_for(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.arbitrary or self.strength >= 1.0:
+            return self._style
+        if self._content_style is None:
+            first = to_images(x[:1])[0]
+            self._content_style = self._predictor(style_input(first).to(self.device))
+        return mix_styles(self._style, self._content_style, 1.0 - self.strength)
 
     @torch.inference_mode()
     def stylize_batch(self, images: Sequence[np.ndarray],
@@ -84,10 +116,11 @@ class Stylizer:
         stats = stats if stats is not None else self.shared_stats
         if stats is not None:
             stats = stats.to(self.device).batch(x.shape[0])
-        y, used = self.net(x, self._style, stats)
+        y, used = self.net(x, self._style_for(x), stats)
         if self.preserve_color:
             y = preserve_color(y, x)
-        y = apply_strength(y, x, self.strength)
+        if not self.arbitrary:
+            y = apply_strength(y, x, self.strength)
         return to_images(y), used
 
     def stylize(self, image: np.ndarray, stats: Optional[NormStats] = None) -> Tuple[np.ndarray, NormStats]:

@@ -6,6 +6,7 @@ pixels in the coded orientation; ``VideoInfo.rotation`` says how a player turns 
 """
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -138,13 +139,20 @@ def probe(path: str) -> VideoInfo:
 
 
 def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool = True,
-                max_frames: Optional[int] = None, threads: int = 0) -> Iterator[FrameRecord]:
+                max_frames: Optional[int] = None, threads: int = 0, start_pts: Optional[int] = None,
+                end_pts: Optional[int] = None) -> Iterator[FrameRecord]:
     """Decode the first video stream in display order.
 
     - size: ``(width, height)`` of the RGB arrays (resampled with swscale's area filter), or
       ``None`` for the coded size. Motion vectors stay in coded pixel units.
     - vectors: ask the decoder to export motion vectors.
     - threads: slice threads (0 = let FFmpeg choose).
+    - start_pts/end_pts: only the frames with ``start_pts <= pts < end_pts`` (stream time base;
+      None: unbounded). With ``start_pts`` decoding starts at the keyframe at or before it (a
+      seek), frames before it are decoded and dropped, and ``display_index`` counts from the
+      first frame yielded. Frames need timestamps for this (raw streams without them cannot be
+      windowed). A keyframe that opens an open GOP works too: its leading frames come before
+      it in display order, so they belong to the window before.
     Raises ``CodecStyleError`` on a corrupt stream.
     """
     container = _open(path)
@@ -158,7 +166,10 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
         time_base = stream.time_base or Fraction(1, 90000)
         index = 0
         last_pts = None
-        frames = container.decode(stream)
+        if start_pts is None:
+            frames = container.decode(stream)
+        else:
+            container, frames = _seek(container, path, start_pts, vectors, threads)
         while max_frames is None or index < max_frames:
             try:
                 frame = next(frames)
@@ -168,7 +179,13 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
                 raise CodecStyleError(f"corrupt video stream in {path} at frame {index} ({_reason(exc)})") from None
             pts = frame.pts
             if pts is None:  # raw streams without timestamps: number the frames
+                if start_pts is not None or end_pts is not None:
+                    raise CodecStyleError(f"{path} has frames without timestamps; it cannot be read in parts")
                 pts = 0 if last_pts is None else last_pts + 1
+            if start_pts is not None and pts < start_pts:
+                continue
+            if end_pts is not None and pts >= end_pts:
+                break
             last_pts = pts
             mvs = None
             if vectors:
@@ -186,6 +203,33 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
             raise CodecStyleError(f"no decodable video frames in {path}")
     finally:
         container.close()
+
+
+def _seek(container, path: str, start_pts: int, vectors: bool, threads: int):
+    """Position ``container`` at the keyframe at or before ``start_pts`` (stream time base) and
+    return ``(container, decoded frames)``.
+
+    Seeking by the frame's presentation time lands on that keyframe for MP4 and Matroska. If a
+    container's index puts the decoder past ``start_pts`` (its first frame is later), decoding
+    restarts from the beginning of a fresh container instead, so no frame is ever skipped.
+    """
+    stream = _video_stream(container)
+    try:
+        container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
+        frames = container.decode(stream)
+        first = next(frames, None)
+    except av.error.FFmpegError:
+        first = None
+    if first is not None and first.pts is not None and first.pts <= start_pts:
+        return container, itertools.chain([first], frames)
+    container.close()
+    container = _open(path)
+    stream = _video_stream(container)
+    if vectors:
+        stream.codec_context.options = {"flags2": "+export_mvs"}
+    stream.thread_type = "SLICE"
+    stream.codec_context.thread_count = threads
+    return container, container.decode(stream)
 
 
 def fit_size(width: int, height: int, max_size: Optional[int], multiple: int = 2) -> Tuple[int, int]:

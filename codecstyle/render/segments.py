@@ -1,0 +1,212 @@
+"""Planning a film's segments from its packets, without decoding a frame.
+
+A segment is a window of presentation timestamps, ``start_pts <= pts < end_pts``, that starts
+at a keyframe. Windows tile the film: every frame falls in exactly one, so segment boundaries
+can neither lose nor duplicate a frame. Demuxing gives every video packet's pts, dts and key
+flag, which is all the plan needs:
+
+- frames in display order are the packets' pts, sorted;
+- a keyframe starts a *closed* GOP when no packet after it in decode order is displayed before
+  it. Otherwise it has leading frames (an open GOP: B-frames that also reference the GOP
+  before). Cuts go at closed keyframes. A file whose keyframes are all open is cut at open ones:
+  a segment's reader starts decoding at its keyframe, and the leading frames, being displayed
+  before it, belong to the previous segment, whose decoder reaches them with their references;
+- a file without timestamps (raw streams) cannot be windowed: it is one segment, read whole.
+
+Each segment after the first also names a warm-up start: the keyframe before its own. An
+engine that carries state from frame to frame (codec mode fades each refresh in from the
+propagated picture) runs from there without writing, so it meets the segment's first frame
+as it would have in one long run, and the join shows no pop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import List, Optional, Tuple
+
+import av
+import numpy as np
+
+from ..errors import CodecStyleError
+
+#: Automatic segment length: the film's length over this, clamped to ``AUTO_SECONDS``.
+AUTO_PARTS = 16
+AUTO_SECONDS = (2.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One window of the film. ``start_pts``/``end_pts`` are in the video stream's time base
+    (None: from the first / to the last frame); ``frames`` counts the packets displayed in it;
+    ``start`` and ``duration`` are seconds; ``open_gop`` says its first keyframe has leading
+    frames (they belong to the segment before); ``warmup_pts`` is the keyframe before
+    ``start_pts`` and ``warmup_frames`` the frames from there to the segment (None, 0: none)."""
+
+    index: int
+    start_pts: Optional[int]
+    end_pts: Optional[int]
+    frames: int
+    start: float
+    duration: float
+    open_gop: bool = False
+    warmup_pts: Optional[int] = None
+    warmup_frames: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """The segments of the part of a film to render, and what the packets said about it.
+
+    - frame_pts: pts of every frame to render, in display order (int64 array).
+    - end_time: seconds at which the rendered part ends when ``--frames`` cuts the film (the
+      next frame's time; audio and subtitles are cut there), else None.
+    - windowed: False when the stream has no usable timestamps (one segment, read whole).
+    """
+
+    segments: Tuple[Segment, ...]
+    time_base: Fraction
+    frame_pts: np.ndarray
+    keyframe_pts: np.ndarray
+    open_keyframes: int
+    end_time: Optional[float]
+    target_seconds: float
+    windowed: bool = True
+
+    @property
+    def frames(self) -> int:
+        return int(sum(s.frames for s in self.segments))
+
+    @property
+    def duration(self) -> float:
+        return float(sum(s.duration for s in self.segments))
+
+    def describe(self) -> dict:
+        """A small JSON-able description (for the manifest and the run summary)."""
+        return {"segments": [s.as_dict() for s in self.segments], "time_base": str(self.time_base),
+                "frames": self.frames, "keyframes": int(len(self.keyframe_pts)),
+                "open_keyframes": self.open_keyframes, "target_seconds": round(self.target_seconds, 3),
+                "end_time": self.end_time, "windowed": self.windowed}
+
+
+@dataclass
+class Packets:
+    """Video packets in decode order: pts, dts and key flags (arrays), and the time base."""
+
+    pts: np.ndarray
+    dts: np.ndarray
+    key: np.ndarray
+    time_base: Fraction
+    complete: bool  # every packet has a pts, and no two share one
+
+
+def scan_packets(path: str) -> Packets:
+    """Demux (never decode) the first video stream of ``path``."""
+    from ..video.reader import _open, _reason, _video_stream  # the reader's own opening rules
+
+    container = _open(path)
+    pts: List[int] = []
+    dts: List[int] = []
+    key: List[bool] = []
+    complete = True
+    try:
+        stream = _video_stream(container)
+        time_base = stream.time_base or Fraction(1, 90000)
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is None:
+                complete = False
+            pts.append(-1 if packet.pts is None else int(packet.pts))
+            dts.append(pts[-1] if packet.dts is None else int(packet.dts))
+            key.append(bool(packet.is_keyframe))
+    except av.error.FFmpegError as exc:
+        raise CodecStyleError(f"corrupt video stream in {path} ({_reason(exc)})") from None
+    finally:
+        container.close()
+    if not pts:
+        raise CodecStyleError(f"no decodable video frames in {path}")
+    array = np.asarray(pts, np.int64)
+    complete = complete and len(np.unique(array)) == len(array)
+    return Packets(array, np.asarray(dts, np.int64), np.asarray(key, bool), time_base, complete)
+
+
+def auto_seconds(duration: float) -> float:
+    """The automatic segment length for a film of ``duration`` seconds."""
+    low, high = AUTO_SECONDS
+    return float(min(high, max(low, duration / AUTO_PARTS)))
+
+
+def plan_segments(path: str, target_seconds: Optional[float] = None,
+                  max_frames: Optional[int] = None) -> SegmentPlan:
+    """Cut ``path`` (its first ``max_frames`` frames) into segments of about ``target_seconds``.
+
+    Cuts go at the first suitable keyframe at least ``target_seconds`` after the previous cut,
+    and not within half a target of the end (the tail joins the last segment). None picks
+    ``auto_seconds``. Raises ``CodecStyleError`` for unreadable input.
+    """
+    packets = scan_packets(path)
+    tb = packets.time_base
+    if not packets.complete:
+        count = len(packets.pts) if not max_frames else min(max_frames, len(packets.pts))
+        seconds = 0.0
+        segment = Segment(0, None, None, count, 0.0, seconds)
+        return SegmentPlan((segment,), tb, np.arange(count, dtype=np.int64), np.zeros(0, np.int64), 0,
+                           None, float(target_seconds or 0.0), windowed=False)
+    order = np.sort(packets.pts)
+    end_pts: Optional[int] = None
+    if max_frames and max_frames < len(order):
+        end_pts = int(order[max_frames])
+        order = order[:max_frames]
+    step = float(np.median(np.diff(order))) if len(order) > 1 else 0.0
+    first, last = int(order[0]), int(order[-1])
+    end_tick = end_pts if end_pts is not None else last + step
+    duration = float((end_tick - first) * tb)
+    target = float(target_seconds) if target_seconds else auto_seconds(duration)
+
+    open_flags = _open_gop_flags(packets)
+    keys = packets.pts[packets.key]
+    keys_open = open_flags[packets.key]
+    inside = (keys > first) & ((keys < end_pts) if end_pts is not None else (keys <= last))
+    keys, keys_open = keys[inside], keys_open[inside]
+    sort = np.argsort(keys)
+    keys, keys_open = keys[sort], keys_open[sort]
+    candidates = keys[~keys_open] if (~keys_open).any() or not len(keys) else keys
+
+    cuts: List[int] = []
+    previous = first
+    for cut in candidates.tolist():
+        if float((cut - previous) * tb) >= target and float((end_tick - cut) * tb) >= target / 2:
+            cuts.append(int(cut))
+            previous = cut
+    bounds = [None] + cuts + [end_pts]
+    all_keys = np.sort(packets.pts[packets.key])
+    segments = []
+    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        lo = 0 if start is None else int(np.searchsorted(order, start, side="left"))
+        hi = len(order) if stop is None else int(np.searchsorted(order, stop, side="left"))
+        begin = int(order[lo])
+        finish = stop if stop is not None else end_tick
+        is_open = start is not None and bool(keys_open[np.searchsorted(keys, start)])
+        warmup, warm = None, 0
+        if start is not None:
+            earlier = all_keys[all_keys < start]
+            if len(earlier):
+                warmup = int(earlier[-1])
+                warm = lo - int(np.searchsorted(order, warmup, side="left"))
+        segments.append(Segment(index, start, stop, hi - lo, round(float(begin * tb), 6),
+                                round(float((finish - begin) * tb), 6), is_open, warmup, warm))
+    end_time = float(end_pts * tb) if end_pts is not None else None
+    return SegmentPlan(tuple(segments), tb, order, np.sort(packets.pts[packets.key]),
+                       int(open_flags[packets.key].sum()), end_time, target)
+
+
+def _open_gop_flags(packets: Packets) -> np.ndarray:
+    """Per packet (decode order): True for a keyframe that some later packet is displayed before
+    (it has leading frames: an open GOP). False elsewhere."""
+    pts = packets.pts
+    later_min = np.minimum.accumulate(pts[::-1])[::-1]  # min pts of packets i.. in decode order
+    after = np.append(later_min[1:], np.iinfo(np.int64).max)
+    return packets.key & (after < pts)
