@@ -81,7 +81,8 @@ class RenderOptions:
       per core, at most one per segment; Ray: the cluster's CPUs divided by ``threads``).
     - threads: torch/numba/OpenCV threads per worker; None: the cores divided between workers.
     - segment_seconds: target segment length; segments start at keyframes, so they are at
-      least this long (the last may be shorter). None: automatic (film length / 16, 2..60 s).
+      least this long (the last may be shorter). None: automatic (film length / 16, 2..60 s,
+      and in modes that warm up over the GOP before a segment, at least 3 GOPs).
     - norm: instance-norm statistics: ``global`` (pooled from frames sampled across the film,
       shared by every segment: one look, no colour jumps at joins or I-frames), ``shot`` (pooled
       per shot, shrunk towards the film's), ``frame`` (each frame or refresh its own).

@@ -75,6 +75,15 @@ def test_plan_with_open_gops_and_frame_limit(open_clip, closed_clip):
     assert cut.segments[-1].end_pts == _all_pts(closed_clip)[30]
 
 
+def test_automatic_length_covers_several_gops_for_warm_up(tmp_path):
+    path = make_clip(str(tmp_path / "eight.mp4"), frames=200, gop=12)  # 8 s, a keyframe every 0.48 s
+    assert plan_segments(path).target_seconds == pytest.approx(2.0)  # 8 s / 16, at least 2 s
+    plan = plan_segments(path, min_gops=5)
+    assert plan.target_seconds == pytest.approx(5 * 0.48)
+    assert all(s.warmup_frames == 12 for s in plan.segments[1:]) and plan.segments[0].warmup_frames == 0
+    assert [s.warmup_pts for s in plan.segments[1:]] == [s.start_pts - 12 * 512 for s in plan.segments[1:]]
+
+
 def test_plan_errors(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a video\n" * 50)
@@ -95,6 +104,22 @@ def test_windowed_reading_matches_the_full_decode(request, fixture):
     assert [r.pts for r in joined] == [r.pts for r in full]
     for a, b in zip(joined, full):
         assert np.array_equal(a.rgb, b.rgb), a.pts  # no frame lost, duplicated or decoded wrongly
+
+
+def test_decoded_frames_are_freed_at_once_with_motion_vectors(closed_clip):
+    """Streaming: nothing keeps a decoded frame alive after its record is built (PyAV's cached
+    ``frame.side_data`` is a reference cycle that only a full garbage collection frees; memory
+    then grew with video length)."""
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        count = sum(1 for _ in read_frames(closed_clip, vectors=True))
+        alive = sum(1 for o in gc.get_objects() if isinstance(o, av.VideoFrame))
+    finally:
+        gc.enable()
+    assert count == 48 and alive <= 1
 
 
 def _write_segments(source, folder, plan, ext=".mp4"):

@@ -32,17 +32,22 @@ from .concat import join_segments
 from .manifest import FORMAT, NORM, Manifest, input_identity
 from .progress import FilmProgress
 from .segments import SegmentPlan, plan_segments
-from .tasks import CaptureJob, SegmentJob, run_capture, run_segment
+from .tasks import STATELESS_MODES, CaptureJob, SegmentJob, run_capture, run_segment
 from .workers import InlineBackend, LocalPool, plan_workers
 
 
-def make_backend(render: RenderOptions, jobs: int, pixels: int, on_event):
+#: Automatic segments of engines with frame-to-frame state are at least this many GOPs long:
+#: each warms up over the GOP before it, so this bounds that extra work to a third.
+WARMUP_GOPS = 3
+
+
+def make_backend(render: RenderOptions, jobs: int, pixels: int, on_event, stateful: bool = True):
     """The backend for ``render`` and ``jobs`` pending segments of ``pixels`` pixels per frame."""
     if render.backend == "ray":
         from .ray_backend import RayBackend
 
         return RayBackend(render.ray_address, render.workers, render.threads, on_event)
-    workers, threads = plan_workers(render.workers, render.threads, jobs, pixels)
+    workers, threads = plan_workers(render.workers, render.threads, jobs, pixels, stateful=stateful)
     if workers == 1:
         return InlineBackend(threads, on_event)
     return LocalPool(workers, threads, on_event)
@@ -75,7 +80,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
         render = dataclasses.replace(render, norm="frame")
     VideoWriter(output_path, info, codec=options.codec, crf=options.crf, preset=options.preset).abort()
     t0 = time.perf_counter()
-    plan = plan_segments(input_path, render.segment_seconds, options.max_frames)
+    stateful = options.mode not in STATELESS_MODES  # its segments warm up over the GOP before them
+    plan = plan_segments(input_path, render.segment_seconds, options.max_frames, WARMUP_GOPS if stateful else 0)
     stages = {"plan": time.perf_counter() - t0}
     size = fit_size(info.width, info.height, options.max_size)  # what the workers' frames will be
     ext = os.path.splitext(output_path)[1]
@@ -99,7 +105,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
             bar.note(f"resuming: {len(manifest.done)} of {len(plan.segments)} segments already rendered")
         pending = [s for s in plan.segments if s.index not in manifest.done]
         if pending or (render.norm != "frame" and manifest.norm is None):
-            backend = make_backend(render, len(pending) or 1, size[0] * size[1], bar.event)
+            backend = make_backend(render, len(pending) or 1, size[0] * size[1], bar.event, stateful)
         norm_path = None
         if render.norm != "frame":
             if manifest.norm is None:

@@ -31,8 +31,8 @@ class RayQueueReporter(tasks.Reporter):
 
 
 def _call(fn: Callable, job, reporter: tasks.Reporter, threads: int):
-    """The body of every Ray task: the thread budget, then the job."""
-    tasks.set_thread_budget(threads)
+    """The body of every Ray task: thread budget and allocator (``tasks.prepare_process``), then the job."""
+    tasks.prepare_process(threads)
     return fn(job, reporter)
 
 

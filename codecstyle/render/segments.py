@@ -140,12 +140,14 @@ def auto_seconds(duration: float) -> float:
 
 
 def plan_segments(path: str, target_seconds: Optional[float] = None,
-                  max_frames: Optional[int] = None) -> SegmentPlan:
+                  max_frames: Optional[int] = None, min_gops: float = 0) -> SegmentPlan:
     """Cut ``path`` (its first ``max_frames`` frames) into segments of about ``target_seconds``.
 
     Cuts go at the first suitable keyframe at least ``target_seconds`` after the previous cut,
     and not within half a target of the end (the tail joins the last segment). None picks
-    ``auto_seconds``. Raises ``CodecStyleError`` for unreadable input.
+    ``auto_seconds``, but at least ``min_gops`` typical GOPs (segments that warm up over the
+    GOP before them then spend at most ``1 / min_gops`` extra). Raises ``CodecStyleError`` for
+    unreadable input.
     """
     packets = scan_packets(path)
     tb = packets.time_base
@@ -164,8 +166,6 @@ def plan_segments(path: str, target_seconds: Optional[float] = None,
     first, last = int(order[0]), int(order[-1])
     end_tick = end_pts if end_pts is not None else last + step
     duration = float((end_tick - first) * tb)
-    target = float(target_seconds) if target_seconds else auto_seconds(duration)
-
     open_flags = _open_gop_flags(packets)
     keys = packets.pts[packets.key]
     keys_open = open_flags[packets.key]
@@ -174,6 +174,12 @@ def plan_segments(path: str, target_seconds: Optional[float] = None,
     sort = np.argsort(keys)
     keys, keys_open = keys[sort], keys_open[sort]
     candidates = keys[~keys_open] if (~keys_open).any() or not len(keys) else keys
+    if target_seconds:
+        target = float(target_seconds)
+    else:
+        spacing = np.diff(np.concatenate([[first], candidates])) if len(candidates) else np.zeros(0)
+        gop = float(np.median(spacing) * tb) if len(spacing) else 0.0
+        target = max(auto_seconds(duration), min_gops * gop)
 
     cuts: List[int] = []
     previous = first

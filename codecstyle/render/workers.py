@@ -28,9 +28,11 @@ from . import tasks
 
 #: Seconds between checks for events and finished jobs.
 POLL = 0.2
-#: Rough peak memory of one worker: the network's activations per processed pixel, plus torch.
+#: Rough peak memory of one worker, measured here at 720p (1.0 GB in frame mode, 1.8 GB in codec
+#: mode): torch and the network's weights, plus per processed pixel the network's activations
+#: (frame mode) or those and the engine's frame history (codec/flow mode).
 WORKER_BASE_MB = 300
-WORKER_BYTES_PER_PIXEL = 600
+WORKER_BYTES_PER_PIXEL = {"stateless": 800, "stateful": 1700}
 
 
 def cpu_count() -> int:
@@ -53,19 +55,21 @@ def available_mb() -> Optional[float]:
 
 
 def plan_workers(workers: Optional[int], threads: Optional[int], jobs: int,
-                 pixels: int = 0, cores: Optional[int] = None) -> Tuple[int, int]:
+                 pixels: int = 0, cores: Optional[int] = None, stateful: bool = True) -> Tuple[int, int]:
     """``(workers, threads per worker)`` for ``jobs`` segments on this machine.
 
-    Automatic workers: one per core, no more than segments, and no more than memory holds
-    (a worker needs about ``WORKER_BASE_MB`` + ``WORKER_BYTES_PER_PIXEL`` x frame pixels).
-    Automatic threads: the cores divided between the workers.
+    Automatic workers: one per core, no more than segments, and no more than 80% of the
+    available memory holds (a worker needs about ``WORKER_BASE_MB`` plus
+    ``WORKER_BYTES_PER_PIXEL`` per pixel of a frame). Automatic threads: the cores divided
+    between the workers.
     """
     cores = cores or cpu_count()
     if workers is None:
         workers = min(cores, max(1, jobs))
         free = available_mb()
         if free is not None and pixels:
-            per_worker = WORKER_BASE_MB + WORKER_BYTES_PER_PIXEL * pixels / 2 ** 20
+            per_pixel = WORKER_BYTES_PER_PIXEL["stateful" if stateful else "stateless"]
+            per_worker = WORKER_BASE_MB + per_pixel * pixels / 2 ** 20
             workers = max(1, min(workers, int(free * 0.8 // per_worker)))
         if threads is not None:
             workers = max(1, min(workers, cores // threads))
@@ -117,7 +121,7 @@ def init_worker(threads: int, events, parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="codecstyle-parent-watch", daemon=True).start()
-    tasks.set_thread_budget(threads)
+    tasks.prepare_process(threads)
 
 
 class LocalPool:
