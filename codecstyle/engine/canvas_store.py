@@ -64,11 +64,15 @@ class CanvasStore:
         self.lumas[h], self.gens[h], self.coords[h] = luma, gen, coord
         self.used_slots[h] = set(np.flatnonzero(np.bincount(gen.ravel(), minlength=self.slots)).tolist())
 
+    def forget(self, i: int) -> None:
+        """Drop history entry ``i``: it is no longer a reference, and its canvases may be reused."""
+        self.display[i] = -1
+        self.velocity[i] = None
+        self.used_slots[i] = set()
+
     def forget_all(self) -> None:
-        self.display[:] = -1
-        self.velocity = [None] * len(self.velocity)
-        for used in self.used_slots:
-            used.clear()
+        for i in range(len(self.display)):
+            self.forget(i)
 
     # -- canvases ----------------------------------------------------------------------
     def free_slot(self) -> Optional[int]:
@@ -90,9 +94,7 @@ class CanvasStore:
             return slot, False
         self.fade_corr = None  # the cross-fade's canvas may be the one that has to go
         for i in sorted(np.flatnonzero(self.display >= 0), key=lambda i: -abs(self.display[i] - display_index)):
-            self.display[i] = -1
-            self.velocity[i] = None
-            self.used_slots[i] = set()
+            self.forget(i)
             slot = self.free_slot()
             if slot is not None:
                 return slot, True

@@ -11,11 +11,10 @@ the ETA holds on a resumed render too. Workers send events (see ``tasks``): ``st
 """
 from __future__ import annotations
 
-import sys
 import time
 from typing import Dict, Iterable, Optional, TextIO
 
-from ..progress import format_seconds
+from ..progress import StatusLine, bar_text
 
 
 class FilmProgress:
@@ -31,13 +30,9 @@ class FilmProgress:
         self.running: Dict[int, int] = {}
         self.workers: Dict[int, str] = {}
         self.finished = set(self.reused)
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.log_every = log_every
+        self.status = StatusLine(stream, enabled, log_every)
         self.width = width
         self.start = None  # set when the first segment starts (sampling is not counted)
-        self._last = 0.0
 
     @property
     def done(self) -> int:
@@ -62,56 +57,32 @@ class FilmProgress:
         elif kind == "done":
             self.running.pop(index, None)
             self.finished.add(index)
-            if self.enabled and not self.tty:
-                self._write(f"{self.label} segment {index + 1}/{len(self.planned)} done "
+            if self.status.enabled and not self.status.tty:
+                self.status.write(f"{self.label} segment {index + 1}/{len(self.planned)} done "
                             f"({self.planned.get(index, 0)} frames, {self.workers.get(index, '?')})")
         self.draw()
 
     def line(self) -> str:
-        rate = self.rate()
-        done = self.done
-        frac = min(1.0, done / self.total) if self.total else 1.0
-        filled = int(frac * self.width)
-        bar = "[" + "#" * filled + " " * (self.width - filled) + "]"
-        eta = format_seconds((self.total - done) / rate) if rate > 0 else "--:--"
         reused = f" ({len(self.reused)} reused)" if self.reused else ""
-        text = (f"{self.label} {bar} {done}/{self.total} frames {rate:5.1f} fps  ETA {eta}  "
+        text = (f"{self.label} {bar_text(self.done, self.total, self.rate(), self.width)}  "
                 f"seg {len(self.finished)}/{len(self.planned)}{reused}")
         states = [f"#{i + 1} {100 * n // max(1, self.planned.get(i, 1))}%" for i, n in sorted(self.running.items())]
         return text + ("  " + " ".join(states[:6]) if states else "")
 
     def draw(self, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self._last < (0.1 if self.tty else self.log_every):
-            return
-        self._last = now
-        self._write(self.line())
+        self.status.draw(self.line, force)
 
     def note(self, text: str) -> None:
         """A one-off message (sampling, joining, resuming) on its own line."""
-        if self.enabled:
-            if self.tty:
-                self.stream.write("\r\x1b[K")
-            self.stream.write(f"{self.label} {text}\n")
-            self.stream.flush()
+        status = self.status
+        if status.enabled:
+            if status.tty:
+                status.stream.write("\r\x1b[K")
+            status.stream.write(f"{self.label} {text}\n")
+            status.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
-            self.draw(force=True)
-            if self.tty:
-                self.stream.write("\n")
-            self.stream.flush()
+        self.status.finish(self.line)
 
     def abandon(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _write(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r" + text + "\x1b[K")
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        self.status.abandon()
