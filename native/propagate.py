@@ -45,6 +45,18 @@ def _smooth_vector(ref_of, vx, vy, cell, y, x, limit):
     return r, sx, sy
 
 
+@njit(cache=True, inline="always")
+def _mirror(v, hi):
+    """``v`` reflected into ``0..hi``. Content entering the picture has its source beyond the
+    edge; clamping would repeat the edge pixel into streaks (which a check on flat content cannot
+    see), a mirror continues the texture instead."""
+    if v < 0.0:
+        v = -v
+    if v > hi:
+        v = 2.0 * hi - v
+    return clampf(v, 0.0, hi)
+
+
 @njit(parallel=True, cache=True)
 def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord):
     """Move per-pixel provenance along a per-cell field.
@@ -61,8 +73,8 @@ def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord):
     for y in prange(h):
         for x in range(w):
             r, ux, uy = _smooth_vector(ref_of, vx, vy, cell, y + 0.5, x + 0.5, limit)
-            qy = clampf(y + uy, 0.0, h - 1.0)
-            qx = clampf(x + ux, 0.0, w - 1.0)
+            qy = _mirror(y + uy, h - 1.0)
+            qx = _mirror(x + ux, w - 1.0)
             ny = int(qy + 0.5)
             nx = int(qx + 0.5)
             # Nearest provenance plus the sub-pixel remainder: exact for locally rigid motion,

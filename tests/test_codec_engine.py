@@ -207,3 +207,18 @@ def test_codec_mode_falls_back_to_flow_without_vectors(vp9_clip, stylizer):
     assert len(out) == 24
     assert "fallback" in engine.describe()["motion_source"]
     assert engine.stats.network_share < 0.6
+
+
+def test_content_entering_the_frame_is_mirrored_not_smeared():
+    """Clamping sources beyond the edge repeats the edge pixel into streaks; a mirror continues
+    the texture (and the check still sees it wherever the decoded frame differs)."""
+    h, w = 32, 48
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    gen = np.zeros((1, h, w), np.int16)
+    coord = np.stack([yy, xx], -1)[None]
+    ref_of = np.zeros((h // 8, w // 8), np.int32)
+    vx = np.full(ref_of.shape, 3.0, np.float32)   # content enters from the right
+    vy = np.zeros(ref_of.shape, np.float32)
+    _, c = compose_field(ref_of, vx, vy, 8.0, 2.0, gen, coord)
+    assert np.allclose(c[:, w - 3:, 1], [w - 2, w - 3, w - 4])
+    assert np.allclose(c[:, :w - 3, 1], xx[:, 3:])
