@@ -31,12 +31,30 @@ def candidate_costs(cur, refs, ref_idx, dx, dy, cell):
                 r = ref_idx[cy, cx, k]
                 if r < 0:
                     continue
-                ref = refs[r]
                 vx = dx[cy, cx, k]
                 vy = dy[cy, cx, k]
+                # Neighbours, the local mean and the codec's own vector often coincide: one
+                # match per distinct candidate.
+                same = -1
+                for k2 in range(k):
+                    if ref_idx[cy, cx, k2] == r and dx[cy, cx, k2] == vx and dy[cy, cx, k2] == vy:
+                        same = k2
+                        break
+                if same >= 0:
+                    out[cy, cx, k] = out[cy, cx, same]
+                    continue
+                ref = refs[r]
                 total = 0.0
-                for y in range(y0, y1):
-                    for x in range(x0, x1):
-                        total += abs(cur[y, x] - sample_gray(ref, y + vy, x + vx))
+                ix = int(np.floor(vx))
+                iy = int(np.floor(vy))
+                if ix == vx and iy == vy and y0 + iy >= 0 and y1 + iy <= h and x0 + ix >= 0 and x1 + ix <= w:
+                    # whole-pixel vector inside the frame: no interpolation needed
+                    for y in range(y0, y1):
+                        for x in range(x0, x1):
+                            total += abs(cur[y, x] - ref[y + iy, x + ix])
+                else:
+                    for y in range(y0, y1):
+                        for x in range(x0, x1):
+                            total += abs(cur[y, x] - sample_gray(ref, y + vy, x + vx))
                 out[cy, cx, k] = total / ((y1 - y0) * (x1 - x0))
     return out

@@ -4,7 +4,7 @@ import pytest
 
 from clips import make_clip, texture
 from codecstyle.engine.canvas_store import CanvasStore
-from codecstyle.engine.check import block_errors
+from codecstyle.engine.check import block_errors, dirty_blocks
 from codecstyle.engine.codec import CodecEngine, CodecSettings, luma_of
 from codecstyle.engine.flow import FlowEngine
 from codecstyle.motion.cleaning import choose_field
@@ -222,3 +222,29 @@ def test_content_entering_the_frame_is_mirrored_not_smeared():
     _, c = compose_field(ref_of, vx, vy, 8.0, 2.0, gen, coord)
     assert np.allclose(c[:, w - 3:, 1], [w - 2, w - 3, w - 4])
     assert np.allclose(c[:, :w - 3, 1], xx[:, 3:])
+
+
+def test_a_strong_change_refreshes_the_blocks_around_it_and_drift_does_not():
+    errors = np.zeros((6, 8), np.float32)
+    errors[1, 1] = 12.0   # just over the threshold: drift, only itself
+    errors[4, 5] = 80.0   # a real change: its neighbours still show the old halo
+    dirty = dirty_blocks(errors, 10.0, 3.0)
+    expected = np.zeros_like(dirty)
+    expected[1, 1] = True
+    expected[3:6, 4:7] = True
+    assert (dirty == expected).all()
+
+
+def test_an_old_stylization_is_refreshed_after_max_age(tmp_path, stylizer):
+    """A GOP much longer than ``max_age`` still gets a (cross-faded) full refresh once the
+    oldest stylization is ``max_age`` seconds old, and only then."""
+    path = make_clip(str(tmp_path / "long_gop.mp4"), width=192, height=128, frames=45, fps=10, gop=300,
+                     bframes=0)
+    info = probe(path)
+    settings = CodecSettings()
+    assert settings.max_age == pytest.approx(4.0)
+    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, settings)
+    out = run_engine(engine, list(read_frames(path)))
+    assert len(out) == 45
+    assert engine.refresh_frames == [0, 41], engine.refresh_frames   # 4.1 s > 4 s after frame 0
+    assert engine.refresh_reasons == {"first frame": 1, "age": 1}

@@ -32,3 +32,19 @@ def block_errors(diff: np.ndarray, block: int, sigma: float) -> np.ndarray:
     counts[:h, :w] = 1.0
     total = padded.reshape(by, block, bx, block).sum(axis=(1, 3))
     return total / counts.reshape(by, block, bx, block).sum(axis=(1, 3))
+
+
+def dirty_blocks(errors: np.ndarray, threshold: float, halo_factor: float) -> np.ndarray:
+    """``(By, Bx)`` bool: blocks to re-stylize, from ``block_errors``' figures.
+
+    A block is dirty when its error exceeds ``threshold``. The network's output at a pixel
+    depends on some 40 px around it, so where content changed strongly (error above
+    ``halo_factor * threshold``: someone walked in or out, not mere drift) the old stylization of
+    the neighbouring blocks still shows the halo of what was there, although their own luma did
+    not change: they are refreshed too.
+    """
+    dirty = errors > threshold
+    strong = (errors > halo_factor * threshold).astype(np.uint8)
+    if strong.any():
+        dirty |= cv2.dilate(strong, np.ones((3, 3), np.uint8)).astype(bool)
+    return dirty

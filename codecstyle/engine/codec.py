@@ -31,7 +31,7 @@ from ..timing import StageTimer
 from ..video.reader import VECTOR_CODECS, ZERO_B_CODECS, FrameRecord
 from .base import Engine, Finished
 from .canvas_store import CanvasStore
-from .check import block_errors
+from .check import block_errors, dirty_blocks
 from .order import ReorderBuffer
 from .tiles import feather_mask, plan_tiles
 
@@ -62,6 +62,20 @@ class CodecSettings:
     def match_tolerance(self) -> float:
         """Luma levels by which zero/neighbour motion may match worse and still be preferred."""
         return 1.0 + 2.0 * (1.0 - self.quality)
+
+    @property
+    def halo_factor(self) -> float:
+        """Blocks whose error exceeds this many check thresholds (a real content change, not
+        drift) also refresh the blocks around them."""
+        return 3.0
+
+    @property
+    def max_age(self) -> float:
+        """Seconds after which the picture is stylized afresh (with the cross-fade) even without
+        an I-frame: the check compares luma only, so a stylization that depended on context
+        that has since gone (the halo around someone who walked away) is otherwise kept for a
+        whole GOP, which some encoders make tens of seconds long."""
+        return 2.0 + 4.0 * (1.0 - self.quality)
 
     @property
     def full_refresh_share(self) -> float:
@@ -143,6 +157,7 @@ class CodecEngine(Engine):
         self.refresh_reasons: Dict[str, int] = {}
         self.frame_log: List[Dict[str, object]] = []  # per processed frame: type, reason, shares
         self.vector_frames = 0
+        self.last_full_time = 0.0
 
     # -- ordering -------------------------------------------------------------------------
     def push(self, record: FrameRecord) -> List[Finished]:
@@ -183,6 +198,8 @@ class CodecEngine(Engine):
                 self._note["reason"] = "scene cut"
             elif self.keyframes and rec.pict_type == "I":
                 self._note["reason"] = "I-frame"
+            elif rec.time - self.last_full_time > self.settings.max_age:
+                self._note["reason"] = "age"
             else:
                 out = self._refine(rec, luma, pred)
         if out is None:
@@ -204,6 +221,7 @@ class CodecEngine(Engine):
         self.stats.network_pixels += luma.size
         self.stats.full_frames += 1
         self.refresh_frames.append(rec.display_index)
+        self.last_full_time = rec.time
         corr = None
         if pred is not None and s.fade_frames > 0:
             h, w = luma.shape
@@ -252,7 +270,8 @@ class CodecEngine(Engine):
                 second = (gen2, coord2, _cell_weight(chosen.has2, cells.cell, h, w))
             out, diff = render(store.canvas, store.canvas_luma, gen, coord, luma, second,
                                store.correction(rec.display_index))
-            dirty = block_errors(diff, s.block, s.check_sigma) > s.check_threshold
+            errors = block_errors(diff, s.block, s.check_sigma)
+            dirty = dirty_blocks(errors, s.check_threshold, s.halo_factor)
         self._note["dirty_share"] = round(float(dirty.mean()), 4)
         return Prediction(out, diff, dirty, gen, coord, velocity)
 

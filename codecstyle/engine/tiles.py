@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-import cv2
 import numpy as np
+
+from codecstyle.native.feather import feather_blocks
 
 Rect = Tuple[int, int, int, int]  # y0, x0, y1, x1 (end exclusive)
 
@@ -49,30 +50,29 @@ def expand(rect: Rect, margin: int, height: int, width: int) -> Rect:
     return y0, x0, min(height, y1 + margin), min(width, x1 + margin)
 
 
-def _area(r: Rect) -> int:
-    return max(0, r[2] - r[0]) * max(0, r[3] - r[1])
-
-
-def _union(a: Rect, b: Rect) -> Rect:
-    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
-
-
 def merge_cheaper(rects: List[Rect]) -> List[Rect]:
     """Join two crops whenever one crop over both costs no more network work than the two apart
-    (the network's cost grows with the pixels it sees), until no such pair is left."""
-    rects = list(rects)
+    (the network's cost grows with the pixels it sees), until no such pair is left; the pair that
+    saves most goes first."""
+    if len(rects) < 2:
+        return list(rects)
+    r = np.array(rects, np.int64).reshape(-1, 4)
+    alive = np.ones(len(r), bool)
     while True:
-        best = None
-        for i in range(len(rects)):
-            for j in range(i + 1, len(rects)):
-                saving = _area(rects[i]) + _area(rects[j]) - _area(_union(rects[i], rects[j]))
-                if saving >= 0 and (best is None or saving > best[0]):
-                    best = (saving, i, j)
-        if best is None:
-            return rects
-        _, i, j = best
-        rects[i] = _union(rects[i], rects[j])
-        del rects[j]
+        # all pairwise savings at once: area(a) + area(b) - area(union(a, b))
+        area = (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
+        lo = np.minimum(r[:, None, :2], r[None, :, :2])
+        hi = np.maximum(r[:, None, 2:], r[None, :, 2:])
+        union = (hi[..., 0] - lo[..., 0]) * (hi[..., 1] - lo[..., 1])
+        saving = (area[:, None] + area[None, :] - union).astype(np.float64)
+        saving[~(alive[:, None] & alive[None, :])] = -np.inf
+        saving[np.tril_indices(len(r))] = -np.inf
+        i, j = np.unravel_index(int(np.argmax(saving)), saving.shape)
+        if saving[i, j] < 0:
+            return [tuple(int(v) for v in row) for row, keep in zip(r, alive) if keep]
+        r[i, :2] = np.minimum(r[i, :2], r[j, :2])
+        r[i, 2:] = np.maximum(r[i, 2:], r[j, 2:])
+        alive[j] = False
 
 
 def plan_tiles(dirty: np.ndarray, block: int, margin: int, height: int, width: int) -> List[Rect]:
@@ -85,8 +85,5 @@ def plan_tiles(dirty: np.ndarray, block: int, margin: int, height: int, width: i
 def feather_mask(dirty: np.ndarray, block: int, height: int, width: int, feather: int) -> np.ndarray:
     """``(H, W)`` float32 0..1: 1 on dirty blocks, falling linearly to 0 at ``feather`` px
     outside them, so refreshed regions blend into propagated ones without a seam."""
-    mask = np.kron(dirty.astype(np.uint8), np.ones((block, block), np.uint8))[:height, :width]
-    if feather <= 0:
-        return mask.astype(np.float32)
-    distance = cv2.distanceTransform((1 - mask).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.clip(1.0 - distance / float(feather), 0.0, 1.0).astype(np.float32)
+    return feather_blocks(np.ascontiguousarray(dirty, dtype=np.bool_), int(block), int(height), int(width),
+                          int(feather))

@@ -71,10 +71,16 @@ def cell_vectors(mv: Optional[np.ndarray], width: int, height: int, scale: float
         nx = np.maximum(mv["w"].astype(np.int32) // CELL, 1)
         ny = np.maximum(mv["h"].astype(np.int32) // CELL, 1)
         lst = (mv["source"] > 0).astype(np.int32)
-        for i in range(len(mv)):
-            ys = slice(max(y0[i], 0), min(y0[i] + ny[i], cy_n))
-            xs = slice(max(x0[i], 0), min(x0[i] + nx[i], cx_n))
-            has[lst[i]][ys, xs] = True
-            vec[lst[i]][ys, xs, 0] = dx[i]
-            vec[lst[i]][ys, xs, 1] = dy[i]
+        # one entry per (vector, covered cell); a 720p frame exports ~15k vectors
+        counts = nx * ny
+        which = np.repeat(np.arange(len(mv)), counts)
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        cy = y0[which] + within // nx[which]
+        cx = x0[which] + within % nx[which]
+        inside = (cy >= 0) & (cy < cy_n) & (cx >= 0) & (cx < cx_n)
+        for k in (0, 1):
+            sel = inside & (lst[which] == k)
+            has[k][cy[sel], cx[sel]] = True
+            vec[k][cy[sel], cx[sel], 0] = dx[which[sel]]
+            vec[k][cy[sel], cx[sel], 1] = dy[which[sel]]
     return CellVectors(has[0], vec[0], has[1], vec[1], cell)
