@@ -12,6 +12,7 @@ from codecstyle.motion.flow import FlowField
 from codecstyle.engine.order import ReorderBuffer, middle_first
 from codecstyle.engine.tiles import dirty_rects, feather_mask, merge_cheaper, plan_tiles
 from codecstyle.motion.field import cell_vectors
+from codecstyle.native.distortion import block_distortion
 from codecstyle.native.propagate import compose_field, render
 from codecstyle.nets.stylizer import Stylizer
 from codecstyle.timing import StageTimer
@@ -248,3 +249,23 @@ def test_an_old_stylization_is_refreshed_after_max_age(tmp_path, stylizer):
     assert len(out) == 45
     assert engine.refresh_frames == [0, 41], engine.refresh_frames   # 4.1 s > 4 s after frame 0
     assert engine.refresh_reasons == {"first frame": 1, "age": 1}
+
+
+def test_distortion_is_zero_for_a_translation_and_sees_tears_and_stretch():
+    h, w = 32, 48
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    gen = np.zeros((h, w), np.int16)
+    moved = np.stack([yy + 3.25, xx - 7.5], -1)
+    assert np.abs(block_distortion(gen, moved, 16)).max() < 1e-5
+    torn = moved.copy()
+    torn[:, 24:, 1] += 3.0                       # a tear down the middle of block column 1
+    d = block_distortion(gen, torn, 16)
+    assert np.allclose(d[:, 0], 0) and np.allclose(d[:, 2], 0)
+    assert np.allclose(d[:, 1], 16 / 256)         # one torn step per row of the block
+    stretched = np.stack([yy, xx * 1.25], -1)     # a 25 % zoom
+    assert np.allclose(block_distortion(gen, stretched, 16)[:, :2], 0.25, atol=0.02)
+    other = gen.copy()
+    other[:, 24:] = 1                              # a seam between two canvases is the refresh's
+    assert np.allclose(block_distortion(other, torn, 16), 0)
+    assert CodecSettings(quality=0.5).distortion_threshold >= 1.0     # off by default
+    assert CodecSettings(quality=1.0).distortion_threshold == pytest.approx(0.25)
