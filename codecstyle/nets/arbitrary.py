@@ -9,6 +9,9 @@ scale (gamma) and shift (beta) are linear functions of the 100-dimensional style
 
 Instance norm here is ``FrozenNorm`` (epsilon 1e-5, biased variance over the frame, exactly as the
 graph computes it), so statistics can be captured on a full frame and reused on crops.
+
+Inference only, and lean: the forward pass updates its own activations in place (norm, ReLU,
+residual sum) and convolves large inputs in stripes (``striped_conv``).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .frozen_norm import FrozenNorm, NormStats, StatsCursor
+from .striped_conv import reflect_conv2d
 
 STYLE_DIM = 100
 #: Epsilon added to the variance in every instance norm (the graph's ``batchnorm/add/y``).
@@ -42,20 +46,19 @@ class StyleConv(nn.Module):
         self.norm = FrozenNorm(c_out, eps=EPS)
         self.register_buffer("_unit_scale", torch.ones(c_out), persistent=False)
         self.register_buffer("_zero_shift", torch.zeros(c_out), persistent=False)
-        self.pad = kernel // 2
         self.upsample = upsample
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, cursor: StatsCursor) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = self.conv(F.pad(x, (self.pad,) * 4, mode="reflect"))
+        x = reflect_conv2d(x, self.conv.weight, self.conv.bias)
         gamma, beta = self.gamma(style), self.beta(style)
         if gamma.shape[0] == 1:
             return self.norm(x, gamma[0], beta[0], cursor)
         # One style per sample: FrozenNorm takes one scale and shift for the whole batch, so
         # normalise with unit ones and apply each sample's own afterwards.
         unit = self.norm(x, self._unit_scale, self._zero_shift, cursor)
-        return unit * gamma[:, :, None, None] + beta[:, :, None, None]
+        return unit.mul_(gamma[:, :, None, None]).add_(beta[:, :, None, None])
 
 
 class ResidualBlock(nn.Module):
@@ -67,7 +70,9 @@ class ResidualBlock(nn.Module):
         self.conv2 = StyleConv(channels, channels, 3)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, cursor: StatsCursor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x, style, cursor)), style, cursor)
+        # In place into x: the network's own activation, never the caller's image (see
+        # ``ArbitraryStyleNet.forward``).
+        return x.add_(self.conv2(self.conv1(x, style, cursor).relu_(), style, cursor))
 
 
 class ArbitraryStyleNet(nn.Module):
@@ -107,15 +112,16 @@ class ArbitraryStyleNet(nn.Module):
             raise ValueError(f"image too small: {h}x{w}, need at least 8x8")
         ph, pw = (-h) % self.STRIDE, (-w) % self.STRIDE
         x = F.pad(image, (0, pw, 0, ph), mode="reflect") if (ph or pw) else image
+        # Activations are updated in place (norm, ReLU, residual sum, sigmoid): every tensor
+        # changed is one this pass made, never ``image``, and no autograd runs (inference only).
         for conv in self.contract:
-            pad = conv.kernel_size[0] // 2
-            x = F.relu(conv(F.pad(x, (pad,) * 4, mode="reflect")))
+            x = reflect_conv2d(x, conv.weight, conv.bias, conv.stride[0]).relu_()
         cursor = StatsCursor(stats)
         for block in self.residual:
             x = block(x, style, cursor)
-        x = F.relu(self.expand[0](x, style, cursor))
-        x = F.relu(self.expand[1](x, style, cursor))
-        x = torch.sigmoid(self.expand[2](x, style, cursor))
+        x = self.expand[0](x, style, cursor).relu_()
+        x = self.expand[1](x, style, cursor).relu_()
+        x = self.expand[2](x, style, cursor).sigmoid_()
         return x[..., :h, :w], cursor.result()
 
     @staticmethod
