@@ -104,3 +104,27 @@ def test_cli_style_image_in_codec_mode_photo_look_and_errors(tmp_path, painting,
     r = run_cli("styles", ipb_audio_clip, "--style-image", painting, "-o", str(sheet), "--tile", "96")
     assert r.returncode == 0, r.stderr
     assert cv2.imread(str(sheet)) is not None
+
+
+def test_segments_share_the_films_content_style(tmp_path, painting):
+    """With style images at strength < 1 the look depends on the content's own style vector:
+    every segment's worker takes it from the film's first frame, as a single pass does."""
+    from types import SimpleNamespace
+
+    from codecstyle.options import ProcessOptions
+    from codecstyle.render.tasks import pin_content_style
+
+    clip = make_clip(str(tmp_path / "two_shots.mp4"), frames=8, gop=4)
+    info = probe(clip)
+    job = SimpleNamespace(input=clip, info=info, options=ProcessOptions(), threads=1)
+    (rgb, _), = load_style_images(painting)
+    frames = [r.rgb for r in read_frames(clip)]
+    single = Stylizer(style_images=[(rgb, 1.0)], strength=0.5, device="cpu")
+    single.stylize(frames[0])                       # a single pass measures its first frame
+    worker = Stylizer(style_images=[(rgb, 1.0)], strength=0.5, device="cpu")
+    pin_content_style(worker, job)                  # a worker starting at frame 4
+    assert worker.content_source == clip
+    assert np.array_equal(worker.stylize(frames[5])[0], single.stylize(frames[5])[0])
+    unpinned = Stylizer(style_images=[(rgb, 1.0)], strength=0.5, device="cpu")
+    unpinned.stylize(np.ascontiguousarray(255 - frames[4]))   # some other first frame
+    assert not np.array_equal(unpinned.stylize(frames[5])[0], single.stylize(frames[5])[0])

@@ -71,6 +71,7 @@ class Stylizer:
         self.shared_stats: Optional[NormStats] = None
         self.arbitrary = bool(style_images)
         self._content_style: Optional[torch.Tensor] = None
+        self.content_source: Optional[str] = None
         if self.arbitrary:
             self.net = ArbitraryStyleNet.from_state_dict(load_state_dict("arbitrary_transform")).to(self.device)
             self._predictor = StylePredictor.from_state_dict(load_state_dict("arbitrary_predict")).to(self.device).eval()
@@ -96,12 +97,26 @@ class Stylizer:
         self.weights = parse_style(style)
         self._style = torch.from_numpy(self.weights).to(self.device)
 
+    @property
+    def uses_content(self) -> bool:
+        """Whether the output depends on the content's own style vector (style images at
+        strength < 1)."""
+        return self.arbitrary and self.strength < 1.0
+
+    @torch.inference_mode()
+    def measure_content(self, rgb: np.ndarray, source: Optional[str] = None) -> None:
+        """Take the content's own style vector (``strength`` < 1 interpolates toward it) from
+        ``rgb`` ``(H, W, 3)`` uint8, e.g. a film's first frame, so that every segment of a render
+        in parts uses the one a single pass would; ``source`` names where it came from."""
+        if self.arbitrary:
+            self._content_style = self._predictor(style_input(rgb).to(self.device))
+            self.content_source = source
+
     def _style_for(self, x: torch.Tensor) -> torch.Tensor:
         if not self.arbitrary or self.strength >= 1.0:
             return self._style
         if self._content_style is None:
-            first = to_images(x[:1])[0]
-            self._content_style = self._predictor(style_input(first).to(self.device))
+            self.measure_content(to_images(x[:1])[0])
         return mix_styles(self._style, self._content_style, 1.0 - self.strength)
 
     @torch.inference_mode()

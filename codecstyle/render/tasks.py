@@ -164,6 +164,19 @@ def stylizer_for(options: ProcessOptions):
     return stylizer
 
 
+def pin_content_style(stylizer, job) -> None:
+    """Give ``stylizer`` the content style vector of the film's first frame (style images at
+    strength < 1): measured on each segment's own first frame, segments would differ."""
+    if stylizer is None or not stylizer.uses_content or stylizer.content_source == job.input:
+        return
+    from ..pipeline import frame_size
+    from ..video.reader import read_frames
+
+    size = frame_size(job.info, job.options.max_size)
+    for record in read_frames(job.input, size=size, vectors=False, threads=job.threads, max_frames=1):
+        stylizer.measure_content(record.rgb, source=job.input)
+
+
 def schedule_for(path: Optional[str]):
     """The ``StatsSchedule`` stored in ``path`` (cached per file version), or None."""
     if not path:
@@ -186,6 +199,7 @@ def run_capture(job: CaptureJob, report: Reporter = Reporter()) -> list:
 
     prepare_process(job.threads)
     stylizer = stylizer_for(job.options)
+    pin_content_style(stylizer, job)
     size = frame_size(job.info, job.options.max_size)
     out = []
     if stylizer is None:  # no network, no statistics to share
@@ -213,6 +227,7 @@ def run_segment(job: SegmentJob, report: Reporter = Reporter()) -> dict:
     seg = job.segment
     report.put(("start", seg.index, worker_label()))
     stylizer = stylizer_for(job.options)
+    pin_content_style(stylizer, job)
     schedule = schedule_for(job.norm_path)
     count = [0, time.perf_counter()]
 
