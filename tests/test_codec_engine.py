@@ -236,21 +236,6 @@ def test_a_strong_change_refreshes_the_blocks_around_it_and_drift_does_not():
     assert (dirty == expected).all()
 
 
-def test_an_old_stylization_is_refreshed_after_max_age(tmp_path, stylizer):
-    """A GOP much longer than ``max_age`` still gets a (cross-faded) full refresh once the
-    oldest stylization is ``max_age`` seconds old, and only then."""
-    path = make_clip(str(tmp_path / "long_gop.mp4"), width=192, height=128, frames=45, fps=10, gop=300,
-                     bframes=0)
-    info = probe(path)
-    settings = CodecSettings()
-    assert settings.max_age == pytest.approx(4.0)
-    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, settings)
-    out = run_engine(engine, list(read_frames(path)))
-    assert len(out) == 45
-    assert engine.refresh_frames == [0, 41], engine.refresh_frames   # 4.1 s > 4 s after frame 0
-    assert engine.refresh_reasons == {"first frame": 1, "age": 1}
-
-
 def test_distortion_is_zero_for_a_translation_and_sees_tears_and_stretch():
     h, w = 32, 48
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

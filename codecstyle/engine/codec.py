@@ -82,14 +82,6 @@ class CodecSettings:
         return 0.25 + 1.5 * (1.0 - self.quality)
 
     @property
-    def max_age(self) -> float:
-        """Seconds after which the picture is stylized afresh (with the cross-fade) even without
-        an I-frame: the check compares luma only, so a stylization that depended on context
-        that has since gone (the halo around someone who walked away) is otherwise kept for a
-        whole GOP, which some encoders make tens of seconds long."""
-        return 2.0 + 4.0 * (1.0 - self.quality)
-
-    @property
     def full_refresh_share(self) -> float:
         """Dirty share above which one full-frame pass is cheaper than tiles."""
         return 0.35
@@ -169,7 +161,6 @@ class CodecEngine(Engine):
         self.refresh_reasons: Dict[str, int] = {}
         self.frame_log: List[Dict[str, object]] = []  # per processed frame: type, reason, shares
         self.vector_frames = 0
-        self.last_full_time = 0.0
 
     # -- ordering -------------------------------------------------------------------------
     def push(self, record: FrameRecord) -> List[Finished]:
@@ -210,8 +201,6 @@ class CodecEngine(Engine):
                 self._note["reason"] = "scene cut"
             elif self.keyframes and rec.pict_type == "I":
                 self._note["reason"] = "I-frame"
-            elif rec.time - self.last_full_time > self.settings.max_age:
-                self._note["reason"] = "age"
             else:
                 out = self._refine(rec, luma, pred)
         if out is None:
@@ -233,7 +222,6 @@ class CodecEngine(Engine):
         self.stats.network_pixels += luma.size
         self.stats.full_frames += 1
         self.refresh_frames.append(rec.display_index)
-        self.last_full_time = rec.time
         corr = None
         if pred is not None and s.fade_frames > 0:
             h, w = luma.shape
