@@ -104,7 +104,7 @@ def _cubic_weights(t):
 
 @njit(cache=True, inline="always")
 def _sample_rgb(c, sy, sx):
-    """Catmull-Rom (bicubic) sample of the three channels of ``c`` at float ``(sy, sx)``:
+    """Bicubic (Keys, ``CUBIC_A``) sample of the three channels of ``c`` at float ``(sy, sx)``:
     bilinear sampling low-passes the texture (a half-pixel shift averages two pixels), bicubic
     keeps most of its fine detail. The taps' weights are computed once for all channels, and a
     whole-pixel position (static content) is read directly."""
