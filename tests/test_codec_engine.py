@@ -253,4 +253,4 @@ def test_distortion_is_zero_for_a_translation_and_sees_tears_and_stretch():
     other[:, 24:] = 1                              # a seam between two canvases is the refresh's
     assert np.allclose(block_distortion(other, torn, 16), 0)
     assert CodecSettings(quality=0.5).distortion_threshold >= 1.0     # off by default
-    assert CodecSettings(quality=1.0).distortion_threshold == pytest.approx(0.25)
+    assert CodecSettings(quality=1.0).distortion_threshold == pytest.approx(0.1)

@@ -75,11 +75,12 @@ class CodecSettings:
         """Mean per-pixel tear/stretch (``native.distortion``, 0..1) above which a block is
         re-stylized although its luma matches. Where the codec cannot tell motions apart (a pan
         over cobblestones) cells take different sources and the texture becomes a patchwork of
-        8 px squares that the luma check does not see. Re-stylizing them is costly (bikes, 60
-        frames, other settings default: network share 36 % -> 65 % at 0.25, 39 % at 0.6;
-        Big Buck Bunny 30 % -> 54 % / 42 %), so only high quality settings do:
-        0.25 at quality 1, 0.55 at 0.8, off (1.0 or more) from 0.5 down."""
-        return 0.25 + 1.5 * (1.0 - self.quality)
+        8 px squares that the luma check does not see. Looked at on bikes' pan: 0.1 removes the
+        patchwork, 0.25 and 0.55 leave most of it. Re-stylizing it is costly (bikes, 60 frames,
+        other settings default: network share 36 % -> 85 % at 0.1, 65 % at 0.25; Big Buck Bunny
+        30 % -> 86 % / 54 %), so only the top of the quality range does: 0.1 at quality 1,
+        0.46 at 0.8, off (1.0 or more) from 0.5 down."""
+        return 0.1 + 1.8 * (1.0 - self.quality)
 
     @property
     def full_refresh_share(self) -> float:
