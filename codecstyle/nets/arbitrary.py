@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .frozen_norm import FrozenNorm, NormStats, StatsCursor
+from .inference import InferenceNet
 from .striped_conv import reflect_conv2d
 
 STYLE_DIM = 100
@@ -75,7 +76,7 @@ class ResidualBlock(nn.Module):
         return x.add_(self.conv2(self.conv1(x, style, cursor).relu_(), style, cursor))
 
 
-class ArbitraryStyleNet(nn.Module):
+class ArbitraryStyleNet(InferenceNet):
     """``forward(image, style, stats=None) -> (stylized, stats)``, the contract of ``MultiStyleNet``.
 
     - image: ``(N, 3, H, W)`` float32 RGB in 0..1, any H and W of at least 8 (reflect-padded to a
@@ -123,12 +124,6 @@ class ArbitraryStyleNet(nn.Module):
         x = self.expand[1](x, style, cursor).relu_()
         x = self.expand[2](x, style, cursor).sigmoid_()
         return x[..., :h, :w], cursor.result()
-
-    @staticmethod
-    def from_state_dict(state: Dict[str, torch.Tensor]) -> "ArbitraryStyleNet":
-        net = ArbitraryStyleNet()
-        net.load_state_dict(state, strict=True)
-        return net.eval().requires_grad_(False)
 
 
 def state_from_onnx(params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

@@ -14,13 +14,14 @@ and 110-140 MB, at the same speed and with bit-identical results.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .frozen_norm import FrozenNorm, NormStats, StatsCursor
+from .inference import InferenceNet
 from .striped_conv import out_size, pad_rows, reflect_conv2d, rows_out, rows_read, stripes
 
 NUM_STYLES = 26
@@ -46,7 +47,7 @@ class ConvNorm(nn.Module):
         return self.norm(x, style @ self.norm.gamma, style @ self.norm.beta, cursor)
 
 
-class MultiStyleNet(nn.Module):
+class MultiStyleNet(InferenceNet):
     """``forward(image, style, stats=None) -> (stylized, stats)``.
 
     - image: ``(N, 3, H, W)`` float32 RGB in 0..1, any H and W (reflect-padded to a multiple
@@ -118,9 +119,3 @@ class MultiStyleNet(nn.Module):
                 out = rows_out(piece, (n, second.w.shape[0], out_size(h, k1, s), out_size(w, k1, s)))
             out[:, :, y0:y1] = piece
         return second.norm(out, style @ second.norm.gamma, style @ second.norm.beta, cursor).relu_()
-
-    @staticmethod
-    def from_state_dict(state: Dict[str, torch.Tensor]) -> "MultiStyleNet":
-        net = MultiStyleNet()
-        net.load_state_dict(state, strict=True)
-        return net.eval().requires_grad_(False)

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .inference import InferenceNet
+
 STYLE_DIM = 100
 #: The style image size the exported model was made for (it works on others, but this is the
 #: size the style vectors were trained and verified on).
@@ -59,7 +61,7 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
 
-class StylePredictor(nn.Module):
+class StylePredictor(InferenceNet):
     """``forward(image) -> style``.
 
     - image: ``(N, 3, H, W)`` float32 RGB in 0..1, normally 256x256 (see ``style_input``); any
@@ -89,12 +91,6 @@ class StylePredictor(nn.Module):
             x = block(x)
         x = F.relu6(self.head(x)).mean(dim=(2, 3), keepdim=True)
         return self.bottleneck(x).flatten(1)
-
-    @staticmethod
-    def from_state_dict(state: Dict[str, torch.Tensor]) -> "StylePredictor":
-        net = StylePredictor()
-        net.load_state_dict(state, strict=True)
-        return net.eval().requires_grad_(False)
 
 
 def state_from_onnx(params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
