@@ -113,7 +113,7 @@ class Stylizer:
             self.content_source = source
 
     def _style_for(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.arbitrary or self.strength >= 1.0:
+        if not self.uses_content:
             return self._style
         if self._content_style is None:
             self.measure_content(to_images(x[:1])[0])
