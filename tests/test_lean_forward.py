@@ -163,6 +163,21 @@ def test_reflect_conv2d_matches_pad_then_conv(calls, n, h, w, stride, k, c_in, c
     assert torch.equal(x, before)
 
 
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("n,h,w,k,c_in,c_out", [(1, 45, 80, 3, 32, 8), (1, 91, 60, 3, 8, 4), (2, 73, 101, 9, 4, 3)])
+def test_upsampling_conv_matches_upsample_then_conv(calls, n, h, w, k, c_in, c_out, layout):
+    torch.manual_seed(h + w)
+    x = image_batch(n, h, w, layout, c_in)
+    weight = torch.randn(c_out, c_in, k, k)
+    with torch.inference_mode():
+        out = reflect_conv2d(x, weight, upsample=True)
+        assert calls[0] >= 2  # striped: the upsampled input is made a stripe at a time
+        up = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        ref = F.conv2d(F.pad(up, (k // 2,) * 4, mode="reflect"), weight)
+    assert out.shape == ref.shape and same_layout(out, ref)
+    assert torch.equal(out, ref)
+
+
 def test_small_inputs_are_convolved_in_one_piece(calls):
     with torch.inference_mode():
         reflect_conv2d(torch.rand(1, 32, 20, 30), torch.rand(32, 32, 3, 3))

@@ -285,3 +285,13 @@ def test_render_options_validation():
         with pytest.raises(CodecStyleError, match=words):
             bad.validate()
     assert ProcessOptions().validate()
+
+
+def test_kernel_caches_are_bounded_unless_the_user_chose(monkeypatch):
+    from codecstyle.render import tasks
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    monkeypatch.setenv("LRU_CACHE_CAPACITY", "7")
+    tasks.bound_kernel_caches()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(tasks.KERNEL_CACHE_ENTRIES)
+    assert os.environ["LRU_CACHE_CAPACITY"] == "7"

@@ -50,9 +50,7 @@ class StyleConv(nn.Module):
         self.upsample = upsample
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, cursor: StatsCursor) -> torch.Tensor:
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = reflect_conv2d(x, self.conv.weight, self.conv.bias)
+        x = reflect_conv2d(x, self.conv.weight, self.conv.bias, upsample=self.upsample)
         gamma, beta = self.gamma(style), self.beta(style)
         if gamma.shape[0] == 1:
             return self.norm(x, gamma[0], beta[0], cursor)

@@ -41,9 +41,7 @@ class ConvNorm(nn.Module):
         self.upsample = upsample
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, cursor: StatsCursor) -> torch.Tensor:
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = reflect_conv2d(x, self.w, stride=self.stride)
+        x = reflect_conv2d(x, self.w, stride=self.stride, upsample=self.upsample)
         return self.norm(x, style @ self.norm.gamma, style @ self.norm.beta, cursor)
 
 
@@ -77,9 +75,10 @@ class MultiStyleNet(InferenceNet):
         # Activations are updated in place (norm, ReLU, residual sum, sigmoid): every tensor
         # changed is one this pass made, never ``image``, and no autograd runs (inference only).
         stem = self._frozen_stem(x, style, cursor) if stats is not None else None
+        first = 0 if stem is None else 2
         if stem is not None:
-            x = stem
-        for layer in self.contract[0 if stem is None else 2:]:
+            x, stem = stem, None  # no second reference: the stem output is freed as x moves on
+        for layer in self.contract[first:]:
             x = layer(x, style, cursor).relu_()
         for first, second in self.res:
             x = x.add_(second(first(x, style, cursor).relu_(), style, cursor))

@@ -73,10 +73,19 @@ def rows_out(piece: torch.Tensor, shape: Tuple[int, int, int, int]) -> torch.Ten
     return torch.empty(shape, dtype=piece.dtype, device=piece.device, memory_format=fmt)
 
 
+def upsampled_rows(x: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
+    """Rows ``[r0, r1)`` of ``x`` upsampled 2x (nearest): the same values as slicing the whole
+    upsampled tensor, without making it."""
+    piece = F.interpolate(x[:, :, r0 // 2:(r1 + 1) // 2], scale_factor=2.0, mode="nearest")
+    return piece[:, :, r0 % 2:r0 % 2 + r1 - r0]
+
+
 def reflect_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
-                   stride: int = 1) -> torch.Tensor:
+                   stride: int = 1, upsample: bool = False) -> torch.Tensor:
     """``F.conv2d(F.pad(x, (p,) * 4, mode="reflect"), weight, bias, stride)`` with
-    ``p = kernel // 2`` (square, odd kernels), in stripes of output rows.
+    ``p = kernel // 2`` (square, odd kernels), in stripes of output rows. With ``upsample``,
+    the input is ``x`` upsampled 2x (nearest), made one stripe at a time: the whole upsampled
+    input (4x the size of ``x``) never exists.
 
     - x: ``(N, C_in, H, W)`` float32, H and W greater than ``p`` (as reflect padding needs).
     - weight: ``(C_out, C_in, k, k)``; bias: ``(C_out,)`` or None.
@@ -84,16 +93,21 @@ def reflect_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
       or channels-last) the one-piece call returns.
     """
     n, c_in, h, w = x.shape
+    if upsample:
+        h, w = 2 * h, 2 * w
     k = weight.shape[-1]
     h_out, w_out = out_size(h, k, stride), out_size(w, k, stride)
     in_row = n * c_in * (w + k - 1) * stride  # padded input elements per output row
     parts = stripes(h_out, max(in_row, n * weight.shape[0] * w_out) * x.element_size(), in_row)
     if len(parts) == 1:
+        if upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return F.conv2d(F.pad(x, (k // 2,) * 4, mode="reflect"), weight, bias, stride)
     out = None
     for y0, y1 in parts:
         r0, r1 = rows_read(y0, y1, k, stride, h)
-        piece = F.conv2d(pad_rows(x[:, :, r0:r1], y0, y1, k, stride, h), weight, bias, stride)
+        rows = upsampled_rows(x, r0, r1) if upsample else x[:, :, r0:r1]
+        piece = F.conv2d(pad_rows(rows, y0, y1, k, stride, h), weight, bias, stride)
         if out is None:
             out = rows_out(piece, (n, weight.shape[0], h_out, w_out))
         out[:, :, y0:y1] = piece
