@@ -162,10 +162,15 @@ def cmd_process(args) -> int:
     elif not args.quiet:
         r = summary.render
         reused = f", {r['segments_reused']} reused" if r.get("segments_reused") else ""
+        segments, workers = r.get("segments"), r.get("workers")
+        if workers == 1 and r.get("backend") == "inline":
+            where = f"in this process, {r.get('threads')} threads"
+        else:
+            where = f"on {workers} x {r.get('threads')}-thread {r.get('backend')} workers"
         print(f"{summary.output}: {summary.frames} frames, {summary.fps:.2f} fps, {summary.seconds:.1f} s, "
               f"network {100 * summary.network_share:.0f}% of pixels ({summary.options['mode']} mode, style "
-              f"{summary.options['style']}, norm {r.get('norm')}); {r.get('segments')} segments{reused} on "
-              f"{r.get('workers')} x {r.get('threads')}-thread {r.get('backend')} workers", file=sys.stderr)
+              f"{summary.options['style']}, norm {r.get('norm')}); {segments} segment{'s' if segments != 1 else ''}"
+              f"{reused} {where}", file=sys.stderr)
     return 0
 
 
