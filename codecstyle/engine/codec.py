@@ -313,15 +313,24 @@ class CodecEngine(Engine):
     def _paste_tiles(self, rec: FrameRecord, out: np.ndarray, alpha: np.ndarray, crops) -> np.ndarray:
         """Run the network on ``crops`` (frozen statistics) and blend the result into ``out`` with
         ``alpha`` ``(H, W)`` float32 0..1 (1 on dirty blocks, feathered around them)."""
-        fresh = out.astype(np.float32)
+        # Only the box around alpha > 0 changes: float copies of just that box keep a 720p
+        # frame's transient memory small when few blocks are dirty.
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        by0, by1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
+        bx0, bx1 = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, 0)
+        fresh = out[by0:by1, bx0:bx1].astype(np.float32)
         with self.timer.stage("network"):
             for y0, x0, y1, x1 in crops:
                 tile, _ = self.stylizer.stylize(rec.rgb[y0:y1, x0:x1], self.frozen)
-                fresh[y0:y1, x0:x1] = tile
+                iy0, ix0, iy1, ix1 = max(y0, by0), max(x0, bx0), min(y1, by1), min(x1, bx1)
+                if iy0 < iy1 and ix0 < ix1:
+                    fresh[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0] = tile[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
                 self.stats.network_pixels += (y1 - y0) * (x1 - x0)
-        a = alpha[..., None]
-        blended = out.astype(np.float32) * (1.0 - a) + fresh * a
-        return (blended + 0.5).astype(np.uint8)
+        a = alpha[by0:by1, bx0:bx1, None]
+        result = out.copy()
+        blended = out[by0:by1, bx0:bx1].astype(np.float32) * (1.0 - a) + fresh * a
+        result[by0:by1, bx0:bx1] = (blended + 0.5).astype(np.uint8)
+        return result
 
     def describe(self) -> Dict[str, object]:
         if self.motion == "vectors":
