@@ -14,6 +14,24 @@ MEDIA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "media")
 
 
 @pytest.fixture(scope="session")
+def multistyle_net():
+    """The 26-style network with the package's weights (loaded once; tests only run it)."""
+    from codecstyle.nets.multistyle import MultiStyleNet
+    from codecstyle.nets.weights import load_state_dict
+
+    return MultiStyleNet.from_state_dict(load_state_dict("multistyle26"))
+
+
+@pytest.fixture(scope="session")
+def arbitrary_net():
+    """Magenta's style-image transformer with the package's weights (loaded once)."""
+    from codecstyle.nets.arbitrary import ArbitraryStyleNet
+    from codecstyle.nets.weights import load_state_dict
+
+    return ArbitraryStyleNet.from_state_dict(load_state_dict("arbitrary_transform"))
+
+
+@pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("clips")
 

@@ -23,9 +23,9 @@ from codecstyle.nets.weights import dequantize, load_state_dict, model_path
 STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"
 
 
-@pytest.fixture(scope="module")
-def net():
-    return ArbitraryStyleNet.from_state_dict(load_state_dict("arbitrary_transform"))
+@pytest.fixture
+def net(arbitrary_net):
+    return arbitrary_net
 
 
 @pytest.fixture(scope="module")

@@ -12,22 +12,19 @@ import torch
 import torch.nn.functional as F
 
 from codecstyle.nets import striped_conv
-from codecstyle.nets.arbitrary import ArbitraryStyleNet
 from codecstyle.nets.frozen_norm import NormStats
-from codecstyle.nets.multistyle import MultiStyleNet
 from codecstyle.nets.striped_conv import reflect_conv2d
 from codecstyle.nets.style_spec import parse_style
-from codecstyle.nets.weights import load_state_dict
 
 
-@pytest.fixture(scope="module")
-def multi():
-    return MultiStyleNet.from_state_dict(load_state_dict("multistyle26"))
+@pytest.fixture
+def multi(multistyle_net):
+    return multistyle_net
 
 
-@pytest.fixture(scope="module")
-def arbitrary():
-    return ArbitraryStyleNet.from_state_dict(load_state_dict("arbitrary_transform"))
+@pytest.fixture
+def arbitrary(arbitrary_net):
+    return arbitrary_net
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ import torch
 
 from clips import texture
 from codecstyle.errors import CodecStyleError
-from codecstyle.nets.multistyle import MultiStyleNet
 from codecstyle.nets.style_spec import parse_style
 from codecstyle.nets.stylizer import Stylizer, resolve_device
-from codecstyle.nets.weights import load_state_dict, model_path
+from codecstyle.nets.weights import model_path
 
 
-@pytest.fixture(scope="module")
-def net():
-    return MultiStyleNet.from_state_dict(load_state_dict("multistyle26"))
+@pytest.fixture
+def net(multistyle_net):
+    return multistyle_net
 
 
 @pytest.fixture(scope="module")
