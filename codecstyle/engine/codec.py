@@ -76,10 +76,11 @@ class CodecSettings:
         re-stylized although its luma matches. Where the codec cannot tell motions apart (a flat
         surface moving: bikes' white vehicle roof, coded as still) cells take different sources
         and the texture becomes a patchwork of 8 px squares that the luma check does not see.
-        Looked at on bikes' roof: 0.1 removes the patchwork, 0.25 and 0.55 leave most of it. Re-stylizing it is costly (bikes, 60 frames,
-        other settings default: network share 36 % -> 85 % at 0.1, 65 % at 0.25; Big Buck Bunny
-        30 % -> 86 % / 54 %), so only the top of the quality range does: 0.1 at quality 1,
-        0.46 at 0.8, off (1.0 or more) from 0.5 down."""
+        Looked at on bikes' roof: 0.1 removes the patchwork, 0.25 and 0.55 leave most of it.
+        Re-stylizing it is costly (bikes, 60 frames, other settings default: network share
+        36 % -> 85 % at 0.1, 65 % at 0.25; Big Buck Bunny 30 % -> 86 % / 54 %), so only the top
+        of the quality range does: 0.1 at quality 1, 0.46 at 0.8, off (1.0 or more) from 0.5
+        down."""
         return 0.1 + 1.8 * (1.0 - self.quality)
 
     @property
