@@ -10,7 +10,7 @@ def candidate_costs(cur, refs, ref_idx, dx, dy, cell):
     """Mean absolute difference per cell and candidate.
 
     - cur: ``(H, W)`` float32 luma of the frame being predicted (0..255).
-    - refs: ``(R, H, W)`` float32 luma of the candidate reference frames.
+    - refs: ``(R, H, W)`` uint8 (or float32) luma of the candidate reference frames.
     - ref_idx, dx, dy: ``(Cy, Cx, K)`` candidate reference index (-1 = none), and vector in
       pixels: the cell's pixel ``(y, x)`` is predicted by ``refs[r]`` at ``(y + dy, x + dx)``.
     - cell: cell size in pixels (float; cells may be fractional when the frame was scaled).

@@ -8,7 +8,7 @@ therefore interpolated once, not 50 times, and texture does not wash out.
 import numpy as np
 from numba import njit, prange
 
-from .sampling import clampf, corners, sample_gray
+from .sampling import clampf, sample_gray
 
 
 @njit(cache=True, inline="always")
@@ -63,8 +63,8 @@ def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord):
 
     - ref_of ``(Cy, Cx)`` int32 reference index per cell (every cell must have one);
       vx, vy ``(Cy, Cx)`` float32 vectors: pixel p comes from ``p + v`` in its reference.
-    - ref_gen ``(R, H, W)`` int16 canvas slot and ref_coord ``(R, H, W, 2)`` float32 (y, x)
-      position in that canvas, for each reference.
+    - ref_gen ``(R, H, W)`` uint8 (or int16) canvas slot and ref_coord ``(R, H, W, 2)`` float32
+      (y, x) position in that canvas, for each reference.
     Returns gen ``(H, W)`` int16 and coord ``(H, W, 2)`` float32 for the current frame.
     """
     _, h, w = ref_gen.shape
@@ -187,8 +187,8 @@ _NO_CORR = np.zeros((1, 1, 3), np.float32)
 def render(canvases, canvas_luma, gen, coord, cur_luma, second=None, correction=None):
     """Sample every pixel once from its canvas, and check it against the decoded frame.
 
-    - canvases ``(S, H, W, 3)`` uint8 stylized slots; canvas_luma ``(S, H, W)`` float32 luma of
-      the decoded frame each slot was generated from (0..255).
+    - canvases ``(S, H, W, 3)`` uint8 stylized slots; canvas_luma ``(S, H, W)`` uint8 (or
+      float32) luma of the decoded frame each slot was generated from (0..255).
     - gen ``(H, W)`` int16 slot and coord ``(H, W, 2)`` float32 (y, x) per pixel.
     - cur_luma ``(H, W)`` float32 decoded luma of the current frame.
     - second: ``(gen2, coord2, weight2)`` a second source per pixel (bi-prediction) and its

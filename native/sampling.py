@@ -20,7 +20,7 @@ def corners(h, w, y, x):
 
 @njit(cache=True, inline="always")
 def sample_gray(img, y, x):
-    """Bilinear sample of ``img`` (H, W) float32 at float ``(y, x)``, clamped to the border."""
+    """Bilinear sample of ``img`` (H, W) float32 or uint8 at float ``(y, x)``, clamped to the border."""
     h, w = img.shape
     y0, x0, y1, x1, fy, fx = corners(h, w, y, x)
     top = img[y0, x0] * (1.0 - fx) + img[y0, x1] * fx

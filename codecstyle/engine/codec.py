@@ -113,6 +113,10 @@ class Prediction:
     velocity: np.ndarray
 
 
+#: Rows blended at once when tiles are pasted (bounds the float copies, not the result).
+_BLEND_ROWS = 64
+
+
 def luma_of(rgb: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 0..255 luma of ``(H, W, 3)`` uint8 RGB."""
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -300,7 +304,8 @@ class CodecEngine(Engine):
                 # Every pixel now lives in the new canvas: one extra resampling instead of a full
                 # network pass, when all canvases are still referenced.
                 self._note["flattened"] = True
-                store.canvas_luma[slot] = np.where(fresh, luma, pred.diff + luma)
+                # the carried luma is fractional; whole levels are what the store keeps
+                store.canvas_luma[slot] = np.where(fresh, luma, np.clip(np.rint(pred.diff + luma), 0, 255))
                 gen = np.full((h, w), slot, np.int16)
                 coord = store.identity
             else:
@@ -314,12 +319,13 @@ class CodecEngine(Engine):
     def _paste_tiles(self, rec: FrameRecord, out: np.ndarray, alpha: np.ndarray, crops) -> np.ndarray:
         """Run the network on ``crops`` (frozen statistics) and blend the result into ``out`` with
         ``alpha`` ``(H, W)`` float32 0..1 (1 on dirty blocks, feathered around them)."""
-        # Only the box around alpha > 0 changes: float copies of just that box keep a 720p
-        # frame's transient memory small when few blocks are dirty.
+        # Only the box around alpha > 0 changes, and it is blended a band of rows at a time:
+        # float copies of a whole 720p frame were ~40 MB of transient memory per frame.
         rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
         by0, by1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
         bx0, bx1 = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, 0)
-        fresh = out[by0:by1, bx0:bx1].astype(np.float32)
+        result = out.copy()
+        fresh = result[by0:by1, bx0:bx1]  # a view: tiles land in the result, then get blended
         with self.timer.stage("network"):
             for y0, x0, y1, x1 in crops:
                 tile, _ = self.stylizer.stylize(rec.rgb[y0:y1, x0:x1], self.frozen)
@@ -327,10 +333,11 @@ class CodecEngine(Engine):
                 if iy0 < iy1 and ix0 < ix1:
                     fresh[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0] = tile[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
                 self.stats.network_pixels += (y1 - y0) * (x1 - x0)
-        a = alpha[by0:by1, bx0:bx1, None]
-        result = out.copy()
-        blended = out[by0:by1, bx0:bx1].astype(np.float32) * (1.0 - a) + fresh * a
-        result[by0:by1, bx0:bx1] = (blended + 0.5).astype(np.uint8)
+        for r0 in range(by0, by1, _BLEND_ROWS):
+            r1 = min(by1, r0 + _BLEND_ROWS)
+            a = alpha[r0:r1, bx0:bx1, None]
+            blended = out[r0:r1, bx0:bx1].astype(np.float32) * (1.0 - a) + result[r0:r1, bx0:bx1] * a
+            result[r0:r1, bx0:bx1] = (blended + 0.5).astype(np.uint8)
         return result
 
     def describe(self) -> Dict[str, object]:

@@ -60,7 +60,7 @@ def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], f
                  velocity: Optional[np.ndarray] = None) -> ChosenField:
     """Pick each cell's source among the candidates.
 
-    - cur_luma ``(H, W)`` float32, ref_lumas ``(R, H, W)`` float32 (0..255).
+    - cur_luma ``(H, W)`` float32, ref_lumas ``(R, H, W)`` uint8 or float32 (0..255).
     - past / future: indices into ``ref_lumas``, nearest first (list 0 / list 1 candidates).
     - distance ``(R,)``: display frames from the current frame to each reference (signed), and
       velocity ``(Cy, Cx, 2)``: per-cell motion per display frame taken from a neighbouring
