@@ -312,7 +312,7 @@ def format_report(r: InspectReport) -> str:
     lines = [
         f"{os.path.basename(r.path)}: {r.codec}{' ' + str(profile) if profile else ''}, {r.width}x{r.height} "
         f"{r.pix_fmt}, {fps}{dur}, {r.frames} frames read",
-        f"  frame types  " + "  ".join(f"{t} {n}" for t, n in r.frame_types.items())
+        "  frame types  " + "  ".join(f"{t} {n}" for t, n in r.frame_types.items())
         + f"   (first GOP in display order: {first_gop})",
         f"  GOP          {_gop_text(r)}; keyframes at {_list(r.keyframes)}",
         f"  codec mode   {r.vector_source}",

@@ -62,13 +62,18 @@ def media(name):
     return path
 
 
+#: The umask commands run under in end-to-end tests, so that file modes have a known answer.
+CLI_UMASK = 0o027
+
+
 def run_cli(*args, cwd=None, timeout=600):
     """Run the installed ``codecstyle`` command, as a user would, from ``cwd`` (default: a
     neutral temporary folder, so a source checkout in the working directory cannot shadow the
-    installed package). Returns the ``CompletedProcess`` with text stdout/stderr."""
+    installed package), under ``CLI_UMASK``. Returns the ``CompletedProcess`` with text
+    stdout/stderr."""
     script = os.path.join(os.path.dirname(sys.executable), "codecstyle")
     command = [script] if os.path.exists(script) else [shutil.which("codecstyle") or "codecstyle"]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     with tempfile.TemporaryDirectory() as neutral:
         return subprocess.run(command + list(args), capture_output=True, text=True,
-                              cwd=cwd or neutral, env=env, timeout=timeout)
+                              cwd=cwd or neutral, env=env, timeout=timeout, umask=CLI_UMASK)

@@ -1,7 +1,6 @@
 """``codecstyle bench``: end to end through the real CLI on a tiny clip, plus its pure parts."""
 import json
 import math
-import os
 
 import pytest
 

@@ -1,12 +1,13 @@
 """End-to-end: the real ``codecstyle`` command in a subprocess."""
 import json
 import os
+import stat
 
 import av
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import CLI_UMASK, run_cli
 from clips import make_clip, texture
 
 
@@ -59,6 +60,8 @@ def test_process_keeps_frames_timestamps_and_audio(ipb_audio_clip, tmp_path):
     with av.open(ipb_audio_clip) as c:
         original = next(c.decode(video=0)).to_ndarray(format="rgb24")
     assert np.abs(first.astype(int) - original).mean() > 10  # it was actually stylized
+    # written under a temporary name, yet with the permissions any new file gets
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o666 & ~CLI_UMASK
 
 
 def test_max_size_and_frames_cut_audio(ipb_audio_clip, tmp_path):

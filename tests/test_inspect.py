@@ -1,6 +1,5 @@
 """``codecstyle inspect``: GOP, frame types, vector coverage and the fallback, through the real CLI."""
 import json
-import os
 from collections import Counter
 
 import av

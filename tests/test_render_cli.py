@@ -3,6 +3,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from clips import make_clip
-from conftest import run_cli
+from conftest import CLI_UMASK, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,7 @@ def test_parallel_segments_keep_frames_timestamps_and_audio(film, tmp_path):
     assert np.abs(got[0][1].astype(int) - src[0][1]).mean() > 10  # stylized
     assert audio_packets(out) == audio_packets(film)  # copied once, same bytes, same times
     assert leftovers(tmp_path) == []
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o666 & ~CLI_UMASK  # joined, then renamed
 
 
 def test_joins_are_seamless(film, tmp_path):

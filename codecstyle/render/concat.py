@@ -15,12 +15,12 @@ the rendered part ends. The output is written under a temporary name and renamed
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import av
 
 from ..errors import CodecStyleError
+from ..partial_file import partial_file
 from ..video.reader import VideoInfo
 from ..video.writer import mux_with_source
 
@@ -71,10 +71,7 @@ def join_segments(paths: Sequence[str], source: VideoInfo, output_path: str,
     subtitles. Returns ``(streams copied, streams dropped, video packets written)``."""
     if not paths:
         raise CodecStyleError("no segments to join")
-    directory, name = os.path.split(os.path.abspath(output_path))
-    stem, ext = os.path.splitext(name)
-    handle, temp = tempfile.mkstemp(prefix=f".{stem}.partial-", suffix=ext, dir=directory)
-    os.close(handle)
+    temp = partial_file(output_path, suffix=os.path.splitext(output_path)[1])
     try:
         with av.open(paths[0]) as first:
             template = first.streams.video[0]

@@ -23,10 +23,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from typing import Dict, Optional
 
 from ..errors import CodecStyleError
+from ..partial_file import partial_file
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -61,9 +61,9 @@ def fingerprint(description: Dict[str, object]) -> str:
 
 def _write_atomic(path: str, data: bytes) -> None:
     directory = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.partial-", dir=directory)
+    temp = partial_file(path)
     try:
-        with os.fdopen(handle, "wb") as out:
+        with open(temp, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import tempfile
 import warnings
 from typing import Iterator, List, Optional, Tuple
 
@@ -23,6 +22,7 @@ import av
 import numpy as np
 
 from ..errors import CodecStyleError
+from ..partial_file import partial_file
 from .reader import VideoInfo
 
 #: Encoders whose quality is set with ``crf`` plus a named ``preset``.
@@ -81,7 +81,7 @@ class VideoWriter:
         self._done = False
 
         directory, name = os.path.split(self.path)
-        stem, ext = os.path.splitext(name)
+        ext = os.path.splitext(name)[1]
         if not ext:
             raise CodecStyleError(f"output needs a file extension to pick a container: {path}")
         if os.path.isdir(self.path):
@@ -90,7 +90,7 @@ class VideoWriter:
             raise CodecStyleError(f"output would overwrite the input: {path}")
         if not os.path.isdir(directory):
             raise CodecStyleError(f"output directory does not exist: {directory}")
-        self._prefix, self._ext = f".{stem}.partial-", ext
+        self._ext = ext
         video_path = self._new_temp(".video")
         try:
             self._video_out = av.open(video_path, "w")
@@ -198,10 +198,9 @@ class VideoWriter:
     def _new_temp(self, tag: str) -> str:
         directory = os.path.dirname(self.path)
         try:
-            handle, temp = tempfile.mkstemp(prefix=self._prefix, suffix=tag + self._ext, dir=directory)
+            temp = partial_file(self.path, suffix=tag + self._ext)
         except OSError as exc:
             raise CodecStyleError(f"output directory is not writable: {directory} ({_reason(exc)})") from None
-        os.close(handle)
         self._temp_paths.append(temp)
         return temp
 
