@@ -96,7 +96,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     manifest = Manifest.open(output_path, description)
     label = os.path.basename(input_path)
     bar = FilmProgress(label, {s.index: s.frames for s in plan.segments}, manifest.done, enabled=progress)
-    backend = None
+    backend = warming = None
     rendered: List[dict] = []
     try:
         if manifest.restarted:
@@ -106,6 +106,10 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
         pending = [s for s in plan.segments if s.index not in manifest.done]
         if pending or (render.norm != "frame" and manifest.norm is None):
             backend = make_backend(render, len(pending) or 1, size[0] * size[1], bar.event, stateful)
+        if pending and stateful and backend.name != "ray":  # Ray nodes have caches of their own
+            from ..engine.kernel_warmup import warm_in_child
+
+            warming = warm_in_child()  # runs while statistics are sampled
         norm_path = None
         if render.norm != "frame":
             if manifest.norm is None:
@@ -118,6 +122,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
         jobs = [SegmentJob(input_path, info, options, s, manifest.directory, _name(s.index, ext), norm_path,
                            backend.threads, plan.windowed)
                 for s in sorted(pending, key=lambda s: s.frames, reverse=True)]
+        if warming is not None:
+            warming.join()
         if jobs:
             for _, entry in backend.run(run_segment, jobs):
                 manifest.commit_segment(entry)
@@ -133,6 +139,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
             raise RuntimeError(f"joined {packets} video packets from segments holding "
                                f"{sum(e['frames'] for e in entries)} frames")
     except BaseException as exc:
+        if warming is not None and warming.is_alive():
+            warming.terminate()
         if backend is not None:
             backend.close(abort=True)
         bar.abandon()

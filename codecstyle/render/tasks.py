@@ -150,11 +150,26 @@ def bound_kernel_caches() -> None:
         os.environ.setdefault(key, str(KERNEL_CACHE_ENTRIES))
 
 
-def prepare_process(threads: int) -> None:
-    """What every job does first: bounded kernel caches, its thread budget, and memory kept for
-    reuse."""
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the kernel (``malloc_trim``; nothing where libc is not
+    glibc)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def prepare_process(threads: int, kernels: bool = False) -> None:
+    """What every job does first: bounded kernel caches, its thread budget, with ``kernels``
+    the numba kernels compiled or loaded (``engine.kernel_warmup``) and the compiler's freed
+    memory handed back, then memory kept for reuse."""
     bound_kernel_caches()
     set_thread_budget(threads)
+    if kernels:
+        from ..engine.kernel_warmup import warm_kernels
+
+        warm_kernels()
+        release_freed_memory()
     keep_freed_memory()
 
 
@@ -240,7 +255,7 @@ def run_segment(job: SegmentJob, report: Reporter = Reporter()) -> dict:
     Returns what the manifest and the summary need (frames, seconds, stages, ...)."""
     from ..pipeline import stylize_range
 
-    prepare_process(job.threads)
+    prepare_process(job.threads, kernels=job.options.mode not in STATELESS_MODES)
     seg = job.segment
     report.put(("start", seg.index, worker_label()))
     stylizer = stylizer_for(job.options)

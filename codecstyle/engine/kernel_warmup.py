@@ -1,0 +1,52 @@
+"""Compile (or load) every numba kernel the codec and flow engines call, before a render starts.
+
+numba compiles a kernel on its first call and keeps the machine code in an on-disk cache
+(``cache=True``), so normally a worker only loads it. On the first run after an install or an
+upgrade the cache is empty, and every worker compiles the same kernels while it renders. LLVM's
+memory is then freed in the middle of the worker's heap, where the large arrays that come later
+cannot reuse it: one 720p codec worker peaked at 757 MiB with a cold cache against 649 MiB with
+a warm one (60 frames of Big Buck Bunny, one thread). Compiling first, on tiny arrays, lets the
+worker hand that memory back (``render.tasks.release_freed_memory``) before the render allocates.
+
+The arrays here have the dtypes and layouts the engines pass, so each call creates exactly the
+signature a render uses (``tests/test_kernel_warmup.py`` checks that a render adds none).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def warm_kernels() -> None:
+    """Call each kernel once on 8x8 inputs. Returns nothing; the effect is numba's cache."""
+    from codecstyle.native.distortion import block_distortion
+    from codecstyle.native.match import candidate_costs
+    from codecstyle.native.propagate import compose_field, render
+
+    from .tiles import feather_mask
+
+    size, cell = 8, 8.0
+    luma = np.zeros((size, size), np.float32)
+    stored_lumas = np.zeros((1, size, size), np.uint8)  # CanvasStore.lumas / canvas_luma
+    candidates = np.zeros((1, 1, 1), np.float32)
+    candidate_costs(luma, stored_lumas, np.zeros((1, 1, 1), np.int32), candidates, candidates, cell)
+    vector = np.zeros((1, 1), np.float32)
+    gen, coord = compose_field(np.zeros((1, 1), np.int32), vector, vector, cell, 2.0,
+                               np.zeros((1, size, size), np.uint8), np.zeros((1, size, size, 2), np.float32))
+    render(np.zeros((1, size, size, 3), np.uint8), stored_lumas, gen, coord, luma)
+    feather_mask(np.zeros((1, 1), bool), size, size, size, 4)
+    block_distortion(gen, coord, size)
+
+
+def warm_in_child():
+    """Start ``warm_kernels`` in a spawned process and return it; ``join()`` it before workers on
+    this machine call a kernel. Their cache is then warm, and the compiler's memory leaves with
+    the child. None where no process can be started (the workers then compile for themselves)."""
+    import multiprocessing
+
+    try:
+        child = multiprocessing.get_context("spawn").Process(target=warm_kernels, name="codecstyle-kernels",
+                                                             daemon=True)
+        child.start()
+    except OSError:
+        return None
+    return child
