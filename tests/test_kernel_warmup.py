@@ -1,4 +1,5 @@
-"""The kernel warm-up creates every numba signature a render uses, so workers compile nothing."""
+"""The kernel warm-up creates every numba signature a render uses, so workers compile nothing,
+and the child that runs it fills an empty cache."""
 import json
 import subprocess
 import sys
@@ -34,3 +35,14 @@ def test_a_render_adds_no_kernel_signature(ipb_clip, tmp_path, mode):
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     assert counts["warmed"] == {name: 1 for name in counts["warmed"]}
     assert counts["after"] == counts["warmed"]
+
+
+def test_warm_in_child_fills_an_empty_kernel_cache(tmp_path, monkeypatch):
+    from codecstyle.engine.kernel_warmup import warm_in_child
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    child = warm_in_child()
+    assert child is not None and child.wait(timeout=300) == 0
+    indexes = sorted(p.name.split("-")[0] for p in tmp_path.rglob("*.nbi"))
+    assert indexes == ["distortion.block_distortion", "feather.feather_blocks", "match.candidate_costs",
+                       "propagate._render", "propagate.compose_field"]

@@ -38,15 +38,23 @@ def warm_kernels() -> None:
 
 
 def warm_in_child():
-    """Start ``warm_kernels`` in a spawned process and return it; ``join()`` it before workers on
-    this machine call a kernel. Their cache is then warm, and the compiler's memory leaves with
-    the child. None where no process can be started (the workers then compile for themselves)."""
-    import multiprocessing
+    """Start ``warm_kernels`` in a new interpreter and return its ``Popen``; ``wait()`` for it
+    before workers on this machine call a kernel. Their cache is then warm, and the compiler's
+    memory leaves with the child. A plain interpreter rather than a multiprocessing child, so the
+    caller's main script is not imported (and re-run) there. None where no process can be
+    started (the workers then compile for themselves)."""
+    import os
+    import subprocess
+    import sys
 
+    import codecstyle
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(codecstyle.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
-        child = multiprocessing.get_context("spawn").Process(target=warm_kernels, name="codecstyle-kernels",
-                                                             daemon=True)
-        child.start()
+        return subprocess.Popen([sys.executable, "-c", "from codecstyle.engine.kernel_warmup import warm_kernels; "
+                                 "warm_kernels()"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         return None
-    return child

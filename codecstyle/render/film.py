@@ -123,7 +123,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
                            backend.threads, plan.windowed)
                 for s in sorted(pending, key=lambda s: s.frames, reverse=True)]
         if warming is not None:
-            warming.join()
+            warming.wait()
         if jobs:
             for _, entry in backend.run(run_segment, jobs):
                 manifest.commit_segment(entry)
@@ -139,8 +139,9 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
             raise RuntimeError(f"joined {packets} video packets from segments holding "
                                f"{sum(e['frames'] for e in entries)} frames")
     except BaseException as exc:
-        if warming is not None and warming.is_alive():
-            warming.terminate()
+        if warming is not None and warming.poll() is None:
+            warming.kill()
+            warming.wait()
         if backend is not None:
             backend.close(abort=True)
         bar.abandon()
