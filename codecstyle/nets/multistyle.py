@@ -75,9 +75,8 @@ class MultiStyleNet(InferenceNet):
         # Activations are updated in place (norm, ReLU, residual sum, sigmoid): every tensor
         # changed is one this pass made, never ``image``, and no autograd runs (inference only).
         stem = self._frozen_stem(x, style, cursor) if stats is not None else None
-        start = 0 if stem is None else 2
-        if stem is not None:
-            x, stem = stem, None  # no second reference: the stem output is freed as x moves on
+        x, start = (x, 0) if stem is None else (stem, 2)
+        del stem  # no second reference: the stem output is freed as x moves on
         for layer in self.contract[start:]:
             x = layer(x, style, cursor).relu_()
         for first, second in self.res:
