@@ -6,11 +6,13 @@ reflect-padded, bias-free and followed by conditional instance norm, whose per-s
 shift are blended by the style weights.
 
 Inference only, and lean: the forward pass updates its own activations in place and convolves
-large inputs in stripes (``striped_conv``); with frozen statistics the full-resolution first
-layer never exists whole. Measured at 720p (one thread, ``Stylizer``'s channels-last input, a
-render worker's malloc settings, three passes), the process grew by 615-1080 MB with live
-statistics and 550-590 MB with frozen ones when every op allocated its result; now by 225-265 MB
-and 110-140 MB, at the same speed and with bit-identical results.
+large inputs in stripes (``striped_conv``); with frozen statistics the stem's three layers and
+the last two run fused, a stripe at a time, so their full-resolution activations never exist
+whole. Measured at 720p (one thread, ``Stylizer``'s channels-last input, a render worker's
+malloc settings, three passes), the process grew by 615-1080 MB with live statistics and
+550-590 MB with frozen ones when every op allocated its result; then by 225-265 MB and
+110-140 MB, with bit-identical results. Fusing the whole stem and the tail, with 2 MiB stripes,
+took a frozen pass's heap peak down by another 21 MB (memray, 156 -> 136 MB for the process).
 """
 from __future__ import annotations
 
@@ -22,9 +24,14 @@ from torch import nn
 
 from .frozen_norm import FrozenNorm, NormStats, StatsCursor
 from .inference import InferenceNet
-from .striped_conv import out_size, pad_rows, reflect_conv2d, rows_out, rows_read, stripes
+from . import striped_conv
+from .striped_conv import out_size, pad_rows, reflect_conv2d, rows_out, rows_read, stripes, upsampled_rows
 
 NUM_STYLES = 26
+#: The frozen stem's stripes are this many ``STRIPE_BYTES`` large: each recomputes the first
+#: layer's rows its neighbour also needs (3 of every ~51 at 720p with 4), and that full-resolution
+#: 9x9 layer is ~40 % of the network's multiply-adds.
+STEM_STRIPES = 4
 
 
 class ConvNorm(nn.Module):
@@ -74,46 +81,76 @@ class MultiStyleNet(InferenceNet):
         cursor = StatsCursor(stats)
         # Activations are updated in place (norm, ReLU, residual sum, sigmoid): every tensor
         # changed is one this pass made, never ``image``, and no autograd runs (inference only).
-        stem = self._frozen_stem(x, style, cursor) if stats is not None else None
-        x, start = (x, 0) if stem is None else (stem, 2)
+        frozen = stats is not None
+        stem = self._frozen_chain(x, self.contract, style, cursor, STEM_STRIPES * striped_conv.STRIPE_BYTES) if frozen else None
+        x, start = (x, 0) if stem is None else (stem.relu_(), len(self.contract))
         del stem  # no second reference: the stem output is freed as x moves on
         for layer in self.contract[start:]:
             x = layer(x, style, cursor).relu_()
         for first, second in self.res:
             x = x.add_(second(first(x, style, cursor).relu_(), style, cursor))
         x = self.expand[0](x, style, cursor).relu_()
-        x = self.expand[1](x, style, cursor).relu_()
-        x = self.expand[2](x, style, cursor).sigmoid_()
-        return x[..., :h, :w], cursor.result()
+        tail = self._frozen_chain(x, self.expand[1:], style, cursor, striped_conv.STRIPE_BYTES) if frozen else None
+        if tail is None:
+            x = self.expand[1](x, style, cursor).relu_()
+            tail = self.expand[2](x, style, cursor)
+        del x
+        return tail.sigmoid_()[..., :h, :w], cursor.result()
 
-    def _frozen_stem(self, x: torch.Tensor, style: torch.Tensor,
-                     cursor: StatsCursor) -> Optional[torch.Tensor]:
-        """The first two layers (conv, norm, ReLU each) in stripes of the second one's output
-        rows, or None when ``x`` is small enough to run whole.
+    def _frozen_chain(self, x: torch.Tensor, layers, style: torch.Tensor, cursor: StatsCursor,
+                      budget: int) -> Optional[torch.Tensor]:
+        """``layers[-1](relu(... relu(layers[0](x))))`` (each a ``ConvNorm``; no activation after
+        the last) in stripes of the last layer's output rows, or None when ``x`` is small enough
+        to run whole. ``budget``: bytes of the largest buffer a stripe makes.
 
-        The first layer's output is the network's largest activation (32 channels at full
-        resolution: 118 MB at 720p). With frozen statistics it needs no whole-frame pass, so
-        only a stripe of it exists at a time. Bit-identical to the layer-by-layer pass: every
-        stripe is convolved (``striped_conv``) and normalised (elementwise) exactly as the
-        whole would be.
+        The activations inside a chain are the largest of the pass: at 720p the stem's first
+        layer (32 channels at full resolution, 118 MB) and its second (32 at half, 29 MB), and
+        the tail's ``expand[1]`` (4 at full, 15 MB). With frozen statistics no norm needs a
+        whole activation, so only a stripe of each exists at a time. Bit-identical to the
+        layer-by-layer pass: every stripe is convolved (``striped_conv``) and normalised
+        (elementwise) exactly as the whole would be; the rows a stripe's neighbours also need
+        are computed twice.
         """
-        first, second = self.contract[0], self.contract[1]
-        n, _, h, w = x.shape
-        k0, k1, s = first.w.shape[-1], second.w.shape[-1], second.stride
-        read = n * first.w.shape[0] * (w + k1 - 1) * s  # padded first-layer elements per output row
-        parts = stripes(out_size(h, k1, s), read * x.element_size(), read)
+        n = x.shape[0]
+        dims, factors = [], []  # per layer: (upsampled) input size, and output rows per last-layer row
+        h, w = x.shape[-2:]
+        for m in layers:
+            h, w = (2 * h, 2 * w) if m.upsample else (h, w)
+            dims.append((h, w))
+            h, w = out_size(h, m.w.shape[-1], m.stride), out_size(w, m.w.shape[-1], m.stride)
+        factor = 1.0
+        for i in range(len(layers) - 1, -1, -1):
+            factors.insert(0, factor)
+            factor *= layers[i].stride / (2 if layers[i].upsample else 1)
+        # per last-layer output row: each layer's padded input and output elements
+        reads = [n * f * m.w.shape[1] * (d[1] + m.w.shape[-1] - 1) * m.stride for m, d, f in zip(layers, dims, factors)]
+        writes = [n * f * m.w.shape[0] * d[1] / m.stride for m, d, f in zip(layers, dims, factors)]
+        parts = stripes(h, int(max(reads + writes)) * x.element_size(), int(min(reads)), budget)
         if len(parts) == 1:
             return None
-        mean, var = cursor.next(x, first.norm.eps)  # frozen: x is not measured
-        gamma, beta = style @ first.norm.gamma, style @ first.norm.beta
+        norms = [(cursor.next(x, m.norm.eps), style @ m.norm.gamma, style @ m.norm.beta)  # frozen: x unread
+                 for m in layers[:-1]]
         out = None
         for y0, y1 in parts:
-            r0, r1 = rows_read(y0, y1, k1, s, h)  # rows of the first layer's output needed
-            a0, a1 = rows_read(r0, r1, k0, 1, h)  # and the image rows those read
-            act = F.conv2d(pad_rows(x[:, :, a0:a1], r0, r1, k0, 1, h), first.w)
-            first.norm.apply_stats(act, gamma, beta, mean, var).relu_()
-            piece = F.conv2d(pad_rows(act, y0, y1, k1, s, h), second.w, stride=s)
+            need = [(y0, y1)]  # output rows per layer, last layer first
+            for m, (h_in, _) in zip(layers[:0:-1], dims[:0:-1]):
+                a0, a1 = rows_read(*need[-1], m.w.shape[-1], m.stride, h_in)
+                need.append((a0 // 2, (a1 + 1) // 2) if m.upsample else (a0, a1))
+            need.reverse()
+            piece, offset = x, 0  # piece holds rows offset.. of the current layer's input
+            for i, (m, (h_in, _), (p0, p1)) in enumerate(zip(layers, dims, need)):
+                a0, a1 = rows_read(p0, p1, m.w.shape[-1], m.stride, h_in)
+                if m.upsample:
+                    rows = upsampled_rows(piece, a0 - 2 * offset, a1 - 2 * offset)
+                else:
+                    rows = piece[:, :, a0 - offset:a1 - offset]
+                piece = F.conv2d(pad_rows(rows, p0, p1, m.w.shape[-1], m.stride, h_in), m.w, stride=m.stride)
+                offset = p0
+                if i < len(norms):
+                    (mean, var), gamma, beta = norms[i]
+                    m.norm.apply_stats(piece, gamma, beta, mean, var).relu_()
             if out is None:
-                out = rows_out(piece, (n, second.w.shape[0], out_size(h, k1, s), out_size(w, k1, s)))
+                out = rows_out(piece, (n, layers[-1].w.shape[0], h, w))
             out[:, :, y0:y1] = piece
-        return second.norm(out, style @ second.norm.gamma, style @ second.norm.beta, cursor).relu_()
+        last = layers[-1]
+        return last.norm(out, style @ last.norm.gamma, style @ last.norm.beta, cursor)

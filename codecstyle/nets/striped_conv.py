@@ -21,8 +21,9 @@ import torch.nn.functional as F
 
 #: Padded input (or output, if larger) per stripe, in bytes: large enough that the per-call
 #: overhead stays negligible, small against a full-resolution activation. Convolutions up to
-#: this size run in one call.
-STRIPE_BYTES = 8 << 20
+#: this size run in one call. Each stripe also gets oneDNN's reordered copies, so this sets the
+#: transient memory of every large layer: 8 MiB stripes left ~25 MB of it at a 720p pass's peak.
+STRIPE_BYTES = 2 << 20
 #: Every stripe's padded input has more elements than this. PyTorch runs small single-image
 #: convolutions with small kernels on its native kernel instead of oneDNN (below 20480 input
 #: elements in torch 2.x), and the two round differently (measured: up to 2e-6): a stripe must
@@ -35,12 +36,14 @@ def out_size(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
-def stripes(rows_out: int, out_row_bytes: int, in_row_elements: int) -> List[Tuple[int, int]]:
-    """Even ``[(y0, y1), ...]`` ranges covering ``rows_out`` output rows, each about
-    ``STRIPE_BYTES`` (``out_row_bytes`` per output row) and reading more than
+def stripes(rows_out: int, out_row_bytes: int, in_row_elements: int,
+            budget: Optional[int] = None) -> List[Tuple[int, int]]:
+    """Even ``[(y0, y1), ...]`` ranges covering ``rows_out`` output rows, each about ``budget``
+    bytes (``STRIPE_BYTES`` by default; ``out_row_bytes`` per output row) and reading more than
     ``MIN_STRIPE_ELEMENTS`` input elements (``in_row_elements`` per output row). One range when
     the whole fits."""
-    rows = max(1, STRIPE_BYTES // max(1, out_row_bytes), -(-MIN_STRIPE_ELEMENTS // max(1, in_row_elements)))
+    budget = STRIPE_BYTES if budget is None else budget
+    rows = max(1, budget // max(1, out_row_bytes), -(-MIN_STRIPE_ELEMENTS // max(1, in_row_elements)))
     count = -(-rows_out // rows)
     bounds = [i * rows_out // count for i in range(count + 1)]  # even: no small ragged stripe
     return list(zip(bounds[:-1], bounds[1:]))
