@@ -57,19 +57,26 @@ def _mirror(v, hi):
     return clampf(v, 0.0, hi)
 
 
+@njit(cache=True, inline="always")
+def _fixed(v):
+    """``v`` rounded to an int16 (saturating)."""
+    return np.int16(min(max(np.floor(v + 0.5), -32768.0), 32767.0))
+
+
 @njit(parallel=True, cache=True)
-def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord):
+def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord, scale):
     """Move per-pixel provenance along a per-cell field.
 
     - ref_of ``(Cy, Cx)`` int32 reference index per cell (every cell must have one);
       vx, vy ``(Cy, Cx)`` float32 vectors: pixel p comes from ``p + v`` in its reference.
-    - ref_gen ``(R, H, W)`` uint8 (or int16) canvas slot and ref_coord ``(R, H, W, 2)`` float32
-      (y, x) position in that canvas, for each reference.
-    Returns gen ``(H, W)`` int16 and coord ``(H, W, 2)`` float32 for the current frame.
+    - ref_gen ``(R, H, W)`` uint8 canvas slot and ref_coord ``(R, H, W, 2)`` int16 (y, x) position
+      in that canvas, in fixed point (``scale`` steps per pixel), for each reference.
+    Returns gen ``(H, W)`` uint8 and coord ``(H, W, 2)`` int16 (same fixed point) for the current
+    frame.
     """
     _, h, w = ref_gen.shape
-    gen = np.empty((h, w), dtype=np.int16)
-    coord = np.empty((h, w, 2), dtype=np.float32)
+    gen = np.empty((h, w), dtype=np.uint8)
+    coord = np.empty((h, w, 2), dtype=np.int16)
     for y in prange(h):
         for x in range(w):
             r, ux, uy = _smooth_vector(ref_of, vx, vy, cell, y + 0.5, x + 0.5, limit)
@@ -80,8 +87,8 @@ def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord):
             # Nearest provenance plus the sub-pixel remainder: exact for locally rigid motion,
             # and it never blends coordinates that belong to two different canvases.
             gen[y, x] = ref_gen[r, ny, nx]
-            coord[y, x, 0] = ref_coord[r, ny, nx, 0] + (qy - ny)
-            coord[y, x, 1] = ref_coord[r, ny, nx, 1] + (qx - nx)
+            coord[y, x, 0] = _fixed(ref_coord[r, ny, nx, 0] + (qy - ny) * scale)
+            coord[y, x, 1] = _fixed(ref_coord[r, ny, nx, 1] + (qx - nx) * scale)
     return gen, coord
 
 
@@ -140,7 +147,7 @@ def _sample_rgb(c, sy, sx):
 
 
 @njit(parallel=True, cache=True)
-def _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2, corr, corr_slot, fade):
+def _render(canvases, canvas_luma, gen, coord, inv_scale, cur_luma, gen2, coord2, weight2, corr, corr_slot, fade):
     _, ch, cw, _ = canvases.shape
     h, w = gen.shape
     two = weight2.shape[0] == h and weight2.shape[1] == w
@@ -151,8 +158,8 @@ def _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2, 
         px = np.empty(3, dtype=np.float32)
         for x in range(w):
             s = gen[y, x]
-            sy = coord[y, x, 0]
-            sx = coord[y, x, 1]
+            sy = coord[y, x, 0] * inv_scale
+            sx = coord[y, x, 1] * inv_scale
             px[0], px[1], px[2] = _sample_rgb(canvases[s], sy, sx)
             if faded and s == corr_slot:
                 cy = min(max(int(sy + 0.5), 0), ch - 1)
@@ -163,8 +170,8 @@ def _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2, 
             if two and weight2[y, x] > 0.0:
                 a = weight2[y, x]
                 s2 = gen2[y, x]
-                ty = coord2[y, x, 0]
-                tx = coord2[y, x, 1]
+                ty = coord2[y, x, 0] * inv_scale
+                tx = coord2[y, x, 1] * inv_scale
                 q = _sample_rgb(canvases[s2], ty, tx)
                 for k in range(3):
                     v = q[k]
@@ -178,18 +185,19 @@ def _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2, 
     return out, err
 
 
-_NO_GEN = np.zeros((1, 1), np.int16)
-_NO_COORD = np.zeros((1, 1, 2), np.float32)
+_NO_GEN = np.zeros((1, 1), np.uint8)
+_NO_COORD = np.zeros((1, 1, 2), np.int16)
 _NO_WEIGHT = np.zeros((1, 1), np.float32)
 _NO_CORR = np.zeros((1, 1, 3), np.float32)
 
 
-def render(canvases, canvas_luma, gen, coord, cur_luma, second=None, correction=None):
+def render(canvases, canvas_luma, gen, coord, cur_luma, second=None, correction=None, *, scale):
     """Sample every pixel once from its canvas, and check it against the decoded frame.
 
     - canvases ``(S, H, W, 3)`` uint8 stylized slots; canvas_luma ``(S, H, W)`` uint8 (or
       float32) luma of the decoded frame each slot was generated from (0..255).
-    - gen ``(H, W)`` int16 slot and coord ``(H, W, 2)`` float32 (y, x) per pixel.
+    - gen ``(H, W)`` uint8 slot and coord ``(H, W, 2)`` int16 (y, x) per pixel, in fixed point:
+      ``scale`` steps per pixel (``compose_field``'s).
     - cur_luma ``(H, W)`` float32 decoded luma of the current frame.
     - second: ``(gen2, coord2, weight2)`` a second source per pixel (bi-prediction) and its
       weight ``(H, W)`` float32 0..1; the two samples are averaged with that weight.
@@ -201,5 +209,5 @@ def render(canvases, canvas_luma, gen, coord, cur_luma, second=None, correction=
     """
     gen2, coord2, weight2 = second if second is not None else (_NO_GEN, _NO_COORD, _NO_WEIGHT)
     corr, slot, fade = correction if correction is not None else (_NO_CORR, -1, 0.0)
-    return _render(canvases, canvas_luma, gen, coord, cur_luma, gen2, coord2, weight2,
+    return _render(canvases, canvas_luma, gen, coord, 1.0 / scale, cur_luma, gen2, coord2, weight2,
                    corr, int(slot), float(fade))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from clips import make_clip, texture
-from codecstyle.engine.canvas_store import CanvasStore
+from codecstyle.engine.canvas_store import CanvasStore, coord_scale, identity_coords
 from codecstyle.engine.check import block_errors, dirty_blocks
 from codecstyle.engine.codec import CodecEngine, CodecSettings, luma_of
 from codecstyle.engine.flow import FlowEngine
@@ -80,16 +80,16 @@ def test_propagation_of_a_translation_is_exact_and_does_not_blur():
     h, w = 48, 64
     canvas = rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8)
     canvas_luma = luma_of(canvas[0])[None]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    gen = np.zeros((1, h, w), np.int16)
-    coord = np.stack([yy, xx], -1)[None]
+    scale = coord_scale(h, w)
+    gen = np.zeros((1, h, w), np.uint8)
+    coord = identity_coords(h, w, scale)[None]
     ref_of = np.zeros((h // 8, w // 8), np.int32)
     vx = np.full(ref_of.shape, 0.5, np.float32)  # half a pixel per step: bilinear territory
     vy = np.zeros(ref_of.shape, np.float32)
     for _ in range(8):  # eight half-pixel steps compose to an exact 4-pixel shift
-        g, c = compose_field(ref_of, vx, vy, 8.0, 2.0, gen, coord)
+        g, c = compose_field(ref_of, vx, vy, 8.0, 2.0, gen, coord, scale)
         gen, coord = g[None], c[None]
-    out, _ = render(canvas, canvas_luma, gen[0], coord[0], canvas_luma[0])
+    out, _ = render(canvas, canvas_luma, gen[0], coord[0], canvas_luma[0], scale=scale)
     assert np.array_equal(out[:, :w - 8], canvas[0][:, 4:w - 4])  # sampled once, exactly
 
 
@@ -168,12 +168,20 @@ def test_bi_prediction_is_offered_where_past_and_future_both_match():
 def test_second_source_is_averaged_in_render():
     canvases = np.stack([np.full((8, 8, 3), 100, np.uint8), np.full((8, 8, 3), 200, np.uint8)])
     lumas = canvases[..., 0].astype(np.float32)
-    yy, xx = np.mgrid[0:8, 0:8].astype(np.float32)
-    coord = np.stack([yy, xx], -1)
-    gen0, gen1 = np.zeros((8, 8), np.int16), np.ones((8, 8), np.int16)
+    coord = identity_coords(8, 8, 16)
+    gen0, gen1 = np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8)
     weight = np.full((8, 8), 0.5, np.float32)
-    out, diff = render(canvases, lumas, gen0, coord, np.full((8, 8), 150, np.float32), (gen1, coord, weight))
+    out, diff = render(canvases, lumas, gen0, coord, np.full((8, 8), 150, np.float32), (gen1, coord, weight),
+                       scale=16)
     assert (out == 150).all() and np.abs(diff).max() < 1e-4
+
+
+def test_canvas_positions_fit_int16_at_every_frame_size():
+    assert coord_scale(720, 1280) == 16 and coord_scale(1080, 1920) == 16
+    assert coord_scale(2160, 3840) == 8 and coord_scale(4320, 7680) == 4
+    for h, w in [(720, 1280), (2160, 3840), (4320, 7680)]:
+        ident = identity_coords(h, w, coord_scale(h, w))
+        assert ident.dtype == np.int16 and ident[-1, -1, 1] == (w - 1) * coord_scale(h, w)
 
 
 def test_refresh_cross_fade_is_linear_and_ends():
@@ -214,15 +222,15 @@ def test_content_entering_the_frame_is_mirrored_not_smeared():
     """Clamping sources beyond the edge repeats the edge pixel into streaks; a mirror continues
     the texture (and the check still sees it wherever the decoded frame differs)."""
     h, w = 32, 48
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    gen = np.zeros((1, h, w), np.int16)
-    coord = np.stack([yy, xx], -1)[None]
+    xx = np.mgrid[0:h, 0:w][1]
+    gen = np.zeros((1, h, w), np.uint8)
+    coord = identity_coords(h, w, 16)[None]
     ref_of = np.zeros((h // 8, w // 8), np.int32)
     vx = np.full(ref_of.shape, 3.0, np.float32)   # content enters from the right
     vy = np.zeros(ref_of.shape, np.float32)
-    _, c = compose_field(ref_of, vx, vy, 8.0, 2.0, gen, coord)
-    assert np.allclose(c[:, w - 3:, 1], [w - 2, w - 3, w - 4])
-    assert np.allclose(c[:, :w - 3, 1], xx[:, 3:])
+    _, c = compose_field(ref_of, vx, vy, 8.0, 2.0, gen, coord, 16)
+    assert np.array_equal(c[:, w - 3:, 1] / 16, np.broadcast_to([w - 2, w - 3, w - 4], (h, 3)))
+    assert np.array_equal(c[:, :w - 3, 1] / 16, xx[:, 3:])
 
 
 def test_a_strong_change_refreshes_the_blocks_around_it_and_drift_does_not():
@@ -239,18 +247,22 @@ def test_a_strong_change_refreshes_the_blocks_around_it_and_drift_does_not():
 def test_distortion_is_zero_for_a_translation_and_sees_tears_and_stretch():
     h, w = 32, 48
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    gen = np.zeros((h, w), np.int16)
-    moved = np.stack([yy + 3.25, xx - 7.5], -1)
-    assert np.abs(block_distortion(gen, moved, 16)).max() < 1e-5
+    gen = np.zeros((h, w), np.uint8)
+
+    def fixed(y, x):  # (y, x) px -> int16 positions at 16 steps per pixel
+        return np.rint(np.stack([y, x], -1) * 16).astype(np.int16)
+
+    moved = fixed(yy + 3.25, xx - 7.5)
+    assert np.abs(block_distortion(gen, moved, 16, 16)).max() < 1e-5
     torn = moved.copy()
-    torn[:, 24:, 1] += 3.0                       # a tear down the middle of block column 1
-    d = block_distortion(gen, torn, 16)
+    torn[:, 24:, 1] += 3 * 16                    # a tear down the middle of block column 1
+    d = block_distortion(gen, torn, 16, 16)
     assert np.allclose(d[:, 0], 0) and np.allclose(d[:, 2], 0)
     assert np.allclose(d[:, 1], 16 / 256)         # one torn step per row of the block
-    stretched = np.stack([yy, xx * 1.25], -1)     # a 25 % zoom
-    assert np.allclose(block_distortion(gen, stretched, 16)[:, :2], 0.25, atol=0.02)
+    stretched = fixed(yy, xx * 1.25)              # a 25 % zoom
+    assert np.allclose(block_distortion(gen, stretched, 16, 16)[:, :2], 0.25, atol=0.02)
     other = gen.copy()
     other[:, 24:] = 1                              # a seam between two canvases is the refresh's
-    assert np.allclose(block_distortion(other, torn, 16), 0)
+    assert np.allclose(block_distortion(other, torn, 16, 16), 0)
     assert CodecSettings(quality=0.5).distortion_threshold >= 1.0     # off by default
     assert CodecSettings(quality=1.0).distortion_threshold == pytest.approx(0.1)

@@ -13,12 +13,37 @@ Memory is fixed at allocation: ``slots`` canvases and ``history`` frames of the 
 Lumas and slot numbers are kept as uint8: decoded luma is whole levels and there are at most
 255 slots. Only a flattened canvas's carried luma (a resampled value) is rounded, by at most half
 a level. At 720p this saves 63 of the store's 179 MiB (against float32 lumas, int16 slots).
+Canvas positions are int16 fixed point (``coord_scale``: 1/16 px up to 2046 px frames), half the
+size of float32: 21 MiB less at 720p, 28 MiB with the identity grid and the current frame's
+field. Rounding each
+carried step to 1/16 px changed no quality figure measurably (``codecstyle bench``, 120 frames,
+against float32: Big Buck Bunny warping error 3.525e-3 -> 3.534e-3, PSNR 1/8 21.47 -> 21.46 dB,
+sharpness 0.687 -> 0.691; bikes 17.653e-3 -> 17.660e-3, 23.24 dB either way, 0.806 -> 0.807).
 """
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
 import numpy as np
+
+
+#: Fixed-point steps per pixel of canvas positions at most (1/16 px).
+COORD_STEPS = 16
+
+
+def coord_scale(h: int, w: int) -> int:
+    """Fixed-point steps per pixel for int16 positions in ``(h, w)`` frames: ``COORD_STEPS``,
+    halved until every position (up to a pixel beyond the frame) fits."""
+    scale = COORD_STEPS
+    while scale > 1 and (max(h, w) + 1) * scale > 32767:
+        scale //= 2
+    return scale
+
+
+def identity_coords(h: int, w: int, scale: int) -> np.ndarray:
+    """``(h, w, 2)`` int16 fixed-point (y, x) of every pixel's own position."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (np.stack([yy, xx], axis=-1) * scale).astype(np.int16)
 
 
 class CanvasStore:
@@ -31,14 +56,14 @@ class CanvasStore:
         self.slots = slots
         self.lumas = np.zeros((history, h, w), np.uint8)
         self.gens = np.zeros((history, h, w), np.uint8)
-        self.coords = np.zeros((history, h, w, 2), np.float32)
+        self.scale = coord_scale(h, w)
+        self.coords = np.zeros((history, h, w, 2), np.int16)  # fixed point, ``scale`` steps per px
         self.display = np.full(history, -1, np.int64)  # display index per history entry, -1 free
         self.velocity: List[Optional[np.ndarray]] = [None] * history  # (Cy, Cx, 2) px per frame
         self.used_slots: List[set] = [set() for _ in range(history)]
         self.canvas = np.zeros((slots, h, w, 3), np.uint8)
         self.canvas_luma = np.zeros((slots, h, w), np.uint8)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        self.identity = np.stack([yy, xx], axis=-1)
+        self.identity = identity_coords(h, w, self.scale)
         self.fade_corr: Optional[np.ndarray] = None  # (H, W, 3) float32, in canvas-0 coordinates
         self.fade_center = 0
         self.fade_frames = 0
@@ -97,7 +122,7 @@ class CanvasStore:
         slot = self.free_slot()
         if slot is not None:
             return slot, False
-        self.fade_corr = None  # the cross-fade's canvas may be the one that has to go
+        self.end_fade()  # the cross-fade's canvas may be the one that has to go
         for i in sorted(np.flatnonzero(self.display >= 0), key=lambda i: -abs(self.display[i] - display_index)):
             self.forget(i)
             slot = self.free_slot()
@@ -114,7 +139,11 @@ class CanvasStore:
         self.canvas[0], self.canvas_luma[0] = out, luma
         self.fade_corr = fade_corr
         self.fade_center, self.fade_frames = display_index, fade_frames
-        self.remember(display_index, luma, np.zeros(luma.shape, np.int16), self.identity)
+        self.remember(display_index, luma, np.zeros(luma.shape, np.uint8), self.identity)
+
+    def end_fade(self) -> None:
+        """Drop the cross-fade (its canvas-0 difference is ``(H, W, 3)`` float32)."""
+        self.fade_corr = None
 
     def correction(self, display_index: int):
         """The cross-fade for a frame, as ``render`` takes it, or None once it has faded out."""

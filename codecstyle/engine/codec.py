@@ -103,7 +103,8 @@ class CodecSettings:
 class Prediction:
     """A frame rebuilt from earlier canvases: ``out`` ``(H, W, 3)`` uint8, ``diff`` ``(H, W)``
     float32 carried minus decoded luma, ``dirty`` ``(By, Bx)`` bool blocks that failed the check,
-    the provenance ``gen``/``coord`` and the per-cell ``velocity`` (px per display frame)."""
+    the provenance ``gen`` ``(H, W)`` uint8 and ``coord`` ``(H, W, 2)`` int16 (fixed point,
+    ``CanvasStore.scale`` steps per pixel) and the per-cell ``velocity`` (px per display frame)."""
 
     out: np.ndarray
     diff: np.ndarray
@@ -210,7 +211,11 @@ class CodecEngine(Engine):
             else:
                 out = self._refine(rec, luma, pred)
         if out is None:
-            out = self._full(rec, luma, pred)
+            # Only the picture and its failed blocks are faded from: the provenance fields and the
+            # check's difference (~12 MB at 720p) are freed before the network's peak.
+            kept = (pred.out, pred.dirty) if pred is not None else None
+            pred = None
+            out = self._full(rec, luma, kept)
             reason = str(self._note.get("reason", "?"))
             self.refresh_reasons[reason] = self.refresh_reasons.get(reason, 0) + 1
         self.stats.frames += 1
@@ -219,24 +224,31 @@ class CodecEngine(Engine):
         self.frame_log.append(self._note)
         self.ready[rec.display_index] = (rec, out)
 
-    def _full(self, rec: FrameRecord, luma, pred: Optional[Prediction]) -> np.ndarray:
-        """The network on the whole frame. With a prediction (same shot), the propagated picture
-        is kept on its clean blocks and fades into the new stylization: no pop."""
+    def _full(self, rec: FrameRecord, luma, kept: Optional[Tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """The network on the whole frame. With ``kept``, the prediction's ``(out, dirty)`` (same
+        shot), the propagated picture is kept on its clean blocks and fades into the new
+        stylization: no pop."""
         s = self.settings
+        self.store.end_fade()  # replaced below; freed first, not held through the network pass
         with self.timer.stage("network"):
             out, self.frozen = self.stylizer.stylize(rec.rgb)
         self.stats.network_pixels += luma.size
         self.stats.full_frames += 1
         self.refresh_frames.append(rec.display_index)
         corr = None
-        if pred is not None and s.fade_frames > 0:
+        if kept is not None and s.fade_frames > 0:
             h, w = luma.shape
-            keep = 1.0 - feather_mask(pred.dirty, s.block, h, w, s.feather)
-            corr = (pred.out.astype(np.float32) - out) * keep[..., None]
+            kept_out, dirty = kept
+            keep = 1.0 - feather_mask(dirty, s.block, h, w, s.feather)
+            corr = kept_out.astype(np.float32)
+            corr -= out
+            corr *= keep[..., None]
         self.store.start_over(rec.display_index, out, luma, corr, s.fade_frames)
         if corr is None:
             return out
-        return np.clip(out + corr + 0.5, 0, 255).astype(np.uint8)
+        shown = corr + out
+        shown += 0.5
+        return np.clip(shown, 0, 255, out=shown).astype(np.uint8)
 
     def _cells(self, rec: FrameRecord, luma, past, future, scale: float) -> CellVectors:
         if self.motion == "flow":
@@ -267,19 +279,19 @@ class CodecEngine(Engine):
         with self.timer.stage("propagate"):
             gen, coord = compose_field(chosen.ref, np.ascontiguousarray(chosen.v[..., 0]),
                                        np.ascontiguousarray(chosen.v[..., 1]), float(cells.cell), 2.0,
-                                       store.gens, store.coords)
+                                       store.gens, store.coords, store.scale)
             second = None
             if chosen.has2.any():
                 gen2, coord2 = compose_field(chosen.ref2, np.ascontiguousarray(chosen.v2[..., 0]),
                                              np.ascontiguousarray(chosen.v2[..., 1]), float(cells.cell), 2.0,
-                                             store.gens, store.coords)
+                                             store.gens, store.coords, store.scale)
                 second = (gen2, coord2, _cell_weight(chosen.has2, cells.cell, h, w))
             out, diff = render(store.canvas, store.canvas_luma, gen, coord, luma, second,
-                               store.correction(rec.display_index))
+                               store.correction(rec.display_index), scale=store.scale)
             errors = block_errors(diff, s.block, s.check_sigma)
             dirty = dirty_blocks(errors, s.check_threshold, s.halo_factor)
             if s.distortion_threshold < 1.0:
-                dirty |= block_distortion(gen, coord, s.block) > s.distortion_threshold
+                dirty |= block_distortion(gen, coord, s.block, store.scale) > s.distortion_threshold
         self._note["dirty_share"] = round(float(dirty.mean()), 4)
         return Prediction(out, diff, dirty, gen, coord, velocity)
 
@@ -306,11 +318,11 @@ class CodecEngine(Engine):
                 self._note["flattened"] = True
                 # the carried luma is fractional; whole levels are what the store keeps
                 store.canvas_luma[slot] = np.where(fresh, luma, np.clip(np.rint(pred.diff + luma), 0, 255))
-                gen = np.full((h, w), slot, np.int16)
+                gen = np.full((h, w), slot, np.uint8)
                 coord = store.identity
             else:
                 store.canvas_luma[slot] = luma
-                gen = np.where(fresh, np.int16(slot), gen)
+                gen = np.where(fresh, np.uint8(slot), gen)
                 coord = np.where(fresh[..., None], store.identity, coord)
             store.canvas[slot] = out
         store.remember(rec.display_index, luma, gen, coord, pred.velocity)

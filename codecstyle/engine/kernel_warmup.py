@@ -23,6 +23,7 @@ def warm_kernels() -> None:
     from codecstyle.native.match import candidate_costs
     from codecstyle.native.propagate import compose_field, render
 
+    from .canvas_store import coord_scale
     from .tiles import feather_mask
 
     size, cell = 8, 8.0
@@ -31,11 +32,12 @@ def warm_kernels() -> None:
     candidates = np.zeros((1, 1, 1), np.float32)
     candidate_costs(luma, stored_lumas, np.zeros((1, 1, 1), np.int32), candidates, candidates, cell)
     vector = np.zeros((1, 1), np.float32)
+    scale = coord_scale(size, size)  # a Python int, as ``CanvasStore.scale``
     gen, coord = compose_field(np.zeros((1, 1), np.int32), vector, vector, cell, 2.0,
-                               np.zeros((1, size, size), np.uint8), np.zeros((1, size, size, 2), np.float32))
-    render(np.zeros((1, size, size, 3), np.uint8), stored_lumas, gen, coord, luma)
+                               np.zeros((1, size, size), np.uint8), np.zeros((1, size, size, 2), np.int16), scale)
+    render(np.zeros((1, size, size, 3), np.uint8), stored_lumas, gen, coord, luma, scale=scale)
     feather_mask(np.zeros((1, 1), bool), size, size, size, 4)
-    block_distortion(gen, coord, size)
+    block_distortion(gen, coord, size, scale)
 
 
 def warm_in_child():
