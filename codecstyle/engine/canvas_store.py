@@ -15,10 +15,10 @@ Lumas and slot numbers are kept as uint8: decoded luma is whole levels and there
 a level. At 720p this saves 63 of the store's 179 MiB (against float32 lumas, int16 slots).
 Canvas positions are int16 fixed point (``coord_scale``: 1/16 px up to 2046 px frames), half the
 size of float32: 21 MiB less at 720p, 28 MiB with the identity grid and the current frame's
-field. Rounding each
-carried step to 1/16 px changed no quality figure measurably (``codecstyle bench``, 120 frames,
-against float32: Big Buck Bunny warping error 3.525e-3 -> 3.534e-3, PSNR 1/8 21.47 -> 21.46 dB,
-sharpness 0.687 -> 0.691; bikes 17.653e-3 -> 17.660e-3, 23.24 dB either way, 0.806 -> 0.807).
+field. Rounding each carried step to 1/16 px changed no quality figure measurably (``codecstyle
+bench``, 120 frames, against float32: Big Buck Bunny warping error 3.525e-3 -> 3.534e-3, PSNR 1/8
+21.47 -> 21.46 dB, sharpness 0.687 -> 0.691; bikes 17.653e-3 -> 17.660e-3, 23.24 dB either way,
+0.806 -> 0.807).
 """
 from __future__ import annotations
 
