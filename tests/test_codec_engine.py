@@ -190,6 +190,10 @@ def test_refresh_cross_fade_is_linear_and_ends():
     store.start_over(10, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32), corr, fade_frames=4)
     assert store.correction(10)[2] == 1.0 and store.correction(12)[2] == 0.5 and store.correction(8)[2] == 0.5
     assert store.correction(14) is None and store.correction(6) is None
+    store.fade_passed(13)  # frame 13 may still come, and it takes a quarter of the difference
+    assert store.correction(13)[2] == 0.25 and store.fade_corr is not None
+    store.fade_passed(14)  # everything before 14 is done: nothing can use it any more
+    assert store.fade_corr is None and store.correction(13) is None
 
 
 def test_i_frame_refresh_does_not_pop(tmp_path, stylizer):

@@ -185,6 +185,8 @@ class CodecEngine(Engine):
         while self.next_display in self.ready:
             out.append(self.ready.pop(self.next_display))
             self.next_display += 1
+        if self.store is not None:
+            self.store.fade_passed(self.next_display)
         if final and self.ready:  # display indices with gaps cannot happen, but never lose a frame
             out.extend(self.ready[k] for k in sorted(self.ready))
             self.ready.clear()
