@@ -81,8 +81,8 @@ class MultiStyleNet(InferenceNet):
         cursor = StatsCursor(stats)
         # Activations are updated in place (norm, ReLU, residual sum, sigmoid): every tensor
         # changed is one this pass made, never ``image``, and no autograd runs (inference only).
-        frozen = stats is not None
-        stem = self._frozen_chain(x, self.contract, style, cursor, STEM_STRIPES * striped_conv.STRIPE_BYTES) if frozen else None
+        frozen, stripe = stats is not None, striped_conv.STRIPE_BYTES
+        stem = self._frozen_chain(x, self.contract, style, cursor, STEM_STRIPES * stripe) if frozen else None
         x, start = (x, 0) if stem is None else (stem.relu_(), len(self.contract))
         del stem  # no second reference: the stem output is freed as x moves on
         for layer in self.contract[start:]:
@@ -90,7 +90,7 @@ class MultiStyleNet(InferenceNet):
         for first, second in self.res:
             x = x.add_(second(first(x, style, cursor).relu_(), style, cursor))
         x = self.expand[0](x, style, cursor).relu_()
-        tail = self._frozen_chain(x, self.expand[1:], style, cursor, striped_conv.STRIPE_BYTES) if frozen else None
+        tail = self._frozen_chain(x, self.expand[1:], style, cursor, stripe) if frozen else None
         if tail is None:
             x = self.expand[1](x, style, cursor).relu_()
             tail = self.expand[2](x, style, cursor)
@@ -123,7 +123,8 @@ class MultiStyleNet(InferenceNet):
             factors.insert(0, factor)
             factor *= layers[i].stride / (2 if layers[i].upsample else 1)
         # per last-layer output row: each layer's padded input and output elements
-        reads = [n * f * m.w.shape[1] * (d[1] + m.w.shape[-1] - 1) * m.stride for m, d, f in zip(layers, dims, factors)]
+        reads = [n * f * m.w.shape[1] * (d[1] + m.w.shape[-1] - 1) * m.stride
+                 for m, d, f in zip(layers, dims, factors)]
         writes = [n * f * m.w.shape[0] * d[1] / m.stride for m, d, f in zip(layers, dims, factors)]
         parts = stripes(h, int(max(reads + writes)) * x.element_size(), int(min(reads)), budget)
         if len(parts) == 1:
