@@ -1,9 +1,10 @@
 """Carrying stylized pixels along a per-cell motion field without re-sampling them every frame.
 
 Each frame keeps, per pixel, *where it was last generated*: a canvas slot (a stylized image made
-by the network) and float coordinates in that canvas. Moving a frame along the field composes
-these coordinate maps; rendering samples each canvas once. A pixel carried through 50 frames is
-therefore interpolated once, not 50 times, and texture does not wash out.
+by the network) and sub-pixel coordinates in that canvas (int16 fixed point, 1/16 px at sizes up
+to 2046 px). Moving a frame along the field composes these coordinate maps; rendering samples
+each canvas once. A pixel carried through 50 frames is therefore interpolated once, not 50
+times, and texture does not wash out.
 """
 import numpy as np
 from numba import njit, prange
