@@ -32,9 +32,9 @@ POLL = 0.2
 #: thread): 0.59 GB in frame mode (bbb15s.mp4) and 674 MiB in codec mode at 720p (the 10-minute
 #: film; 0.99 GB before the kernel caches were bounded, 0.80 GB before the store kept uint8
 #: lumas, 746 MiB before int16 canvas positions and the fused network stem), 0.56 GB in codec
-#: mode at 640x360. That is torch, the libraries and the network's
-#: weights (about 0.3 GB), plus per pixel of a frame the network's activations (frame mode) or
-#: those and the engine's canvases, frame history and encoder (codec/flow mode).
+#: mode at 640x360. That is torch, the libraries and the network's weights (about 0.3 GB), plus
+#: per pixel of a frame the network's activations (frame mode) or those and the engine's
+#: canvases, frame history and encoder (codec/flow mode).
 WORKER_BASE_MB = 300
 WORKER_BYTES_PER_PIXEL = {"stateless": 450, "stateful": 440}
 
