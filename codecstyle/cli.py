@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from .errors import CodecStyleError
 from .options import BACKENDS, LOOKS, MODES, NORMS, ProcessOptions, RenderOptions
+from .video.decode_report import DecodeReport
 
 DEFAULT_STYLE = "19"
 
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", "-y", action="store_true", help="replace an existing output file")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a damaged or cut-short input (default: render every frame that decodes, "
+                        "with a warning)")
     _add_render_args(p)
 
     p = sub.add_parser("styles", help="render all 26 styles on one frame as a labelled contact sheet")
@@ -152,10 +156,13 @@ def cmd_process(args) -> int:
                              preserve_color=args.preserve_color, max_size=args.max_size,
                              style_image=args.style_image, look=args.look,
                              max_frames=args.frames, codec=args.codec, crf=args.crf,
-                             preset=args.preset, device=args.device)
+                             preset=args.preset, device=args.device, strict=args.strict)
     render = RenderOptions(workers=args.workers, threads=args.threads, segment_seconds=args.segment_seconds,
                            norm=args.norm, backend=args.backend, ray_address=args.ray_address)
     summary = render_film(input_path, output, options, render, progress=not args.quiet)
+    damage = DecodeReport.from_dict(summary.decode).describe(summary.frames)
+    if damage:
+        print(f"codecstyle: warning: {input_path}: {damage}", file=sys.stderr)
     if args.json:
         json.dump(summary.as_dict(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

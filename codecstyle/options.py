@@ -32,6 +32,7 @@ class ProcessOptions:
       (Magenta's arbitrary-style network) instead of a built-in ``style``.
     - look: ``artistic`` (brush strokes, the default) or ``photo`` (a colour grade toward the
       style image, no network).
+    - strict: refuse a damaged or cut-short input instead of rendering the frames that decode.
     """
 
     mode: str = "codec"
@@ -47,6 +48,7 @@ class ProcessOptions:
     device: str = "auto"
     style_image: Optional[str] = None
     look: str = "artistic"
+    strict: bool = False
 
     def validate(self) -> "ProcessOptions":
         if self.look not in LOOKS:

@@ -6,9 +6,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Dict, Optional
 
+from .errors import CodecStyleError
 from .options import ProcessOptions
 from .progress import ProgressBar
 from .timing import StageTimer
+from .video.decode_report import DecodeReport
 from .video.reader import VideoInfo, fit_size, probe, read_frames
 from .video.writer import VideoWriter
 
@@ -39,6 +41,7 @@ class RunSummary:
     streams_dropped: list = field(default_factory=list)
     device: str = "cpu"
     render: Dict[str, object] = field(default_factory=dict)  # segmented renders: workers, segments, norm
+    decode: Dict[str, object] = field(default_factory=dict)  # DecodeReport.as_dict(): lost frames, times
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -99,9 +102,11 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
             end_time = _end_time(input_path, options.max_frames)
         writer = VideoWriter(output_path, info, codec=options.codec, crf=options.crf,
                              preset=options.preset, end_time=end_time)
+    report = DecodeReport()
     frames = read_frames(input_path, size=size, vectors=needs_vectors(options),
-                         max_frames=options.max_frames)
-    return _run(input_path, output_path, options, info, frames, stylizer, writer, bar, on_frame)
+                         max_frames=options.max_frames, report=report, strict=options.strict)
+    return _run(input_path, output_path, options, info, frames, stylizer, writer, bar, on_frame,
+                report=report)
 
 
 def stylize_range(input_path: str, output_path: Optional[str], options: ProcessOptions, *,
@@ -135,12 +140,13 @@ def stylize_range(input_path: str, output_path: Optional[str], options: ProcessO
         writer = VideoWriter(output_path, info, codec=options.codec, crf=options.crf, preset=options.preset,
                              copy_streams=copy_streams, reproducible=reproducible)
     first = warmup_pts if warmup_pts is not None and start_pts is not None and warmup_pts < start_pts else start_pts
+    report = DecodeReport()
     frames = read_frames(input_path, size=frame_size(info, options.max_size), vectors=needs_vectors(options),
                          max_frames=options.max_frames, threads=decode_threads, start_pts=first,
-                         end_pts=end_pts)
+                         end_pts=end_pts, report=report, strict=options.strict, count_from=start_pts)
     bar = ProgressBar(0, enabled=False)
     return _run(input_path, output_path, options, info, frames, stylizer, writer, bar, on_frame, stats_at,
-                emit_from=start_pts if first != start_pts else None)
+                emit_from=start_pts if first != start_pts else None, report=report)
 
 
 def _new_stylizer(options: ProcessOptions) -> Optional["Stylizer"]:
@@ -152,9 +158,10 @@ def _new_stylizer(options: ProcessOptions) -> Optional["Stylizer"]:
 def _run(input_path: str, output_path: Optional[str], options: ProcessOptions, info: VideoInfo, frames,
          stylizer: Stylizer, writer: Optional[VideoWriter], bar: ProgressBar, on_frame: Optional[Callable],
          stats_at: Optional[Callable[[int], Optional[NormStats]]] = None,
-         emit_from: Optional[int] = None) -> RunSummary:
+         emit_from: Optional[int] = None, report: Optional[DecodeReport] = None) -> RunSummary:
     """reader -> engine -> writer for the ``frames`` iterator; the writer is closed (or aborted).
-    Finished frames before ``emit_from`` (pts) only warm the engine up: they are dropped."""
+    Finished frames before ``emit_from`` (pts) only warm the engine up: they are dropped.
+    ``report`` is the reader's ``DecodeReport``, copied into the summary."""
     timer = StageTimer()
     done = 0
     width = height = 0
@@ -181,6 +188,8 @@ def _run(input_path: str, output_path: Optional[str], options: ProcessOptions, i
                 bar.update(done)
             if record is None:
                 break
+        if done == 0:
+            raise CodecStyleError(f"no decodable video frames in {input_path}")
         if writer is not None:
             with timer.stage("encode"):
                 writer.close()
@@ -203,6 +212,7 @@ def _run(input_path: str, output_path: Optional[str], options: ProcessOptions, i
         streams_copied=list(getattr(writer, "copied_streams", [])),
         streams_dropped=list(getattr(writer, "dropped_streams", [])),
         device=str(stylizer.device) if stylizer is not None else "cpu",
+        decode=report.as_dict() if report is not None else {},
     )
 
 

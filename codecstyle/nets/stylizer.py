@@ -9,6 +9,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import CodecStyleError
 from .color import apply_strength, preserve_color
@@ -18,6 +19,9 @@ from .multistyle import MultiStyleNet
 from .style_predictor import StylePredictor, mix_styles, style_input
 from .style_spec import parse_style
 from .weights import load_state_dict
+
+#: Smallest side the networks take (their reflect padding needs it); smaller images are padded.
+MIN_SIDE = 16
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -122,7 +126,8 @@ class Stylizer:
     @torch.inference_mode()
     def stylize_batch(self, images: Sequence[np.ndarray],
                       stats: Optional[NormStats] = None) -> Tuple[List[np.ndarray], NormStats]:
-        """Stylize N same-size ``(H, W, 3)`` uint8 RGB images.
+        """Stylize N same-size ``(H, W, 3)`` uint8 RGB images, any size from 1x1 (images smaller
+        than ``MIN_SIDE`` are padded by repeating their edge pixels, then cropped back).
 
         ``stats`` (batch 1) freezes the instance-norm statistics, e.g. those of the full frame the
         images were cropped from. Returns the stylized uint8 images and the statistics used.
@@ -131,7 +136,13 @@ class Stylizer:
         stats = stats if stats is not None else self.shared_stats
         if stats is not None:
             stats = stats.to(self.device).batch(x.shape[0])
+        h, w = x.shape[-2:]
+        grow_h, grow_w = max(0, MIN_SIDE - h), max(0, MIN_SIDE - w)
+        if grow_h or grow_w:  # the nets' reflect padding needs more pixels than a tiny frame has
+            x = F.pad(x, (0, grow_w, 0, grow_h), mode="replicate")
         y, used = self.net(x, self._style_for(x), stats)
+        if grow_h or grow_w:
+            x, y = x[..., :h, :w], y[..., :h, :w]
         if self.preserve_color:
             y = preserve_color(y, x)
         if not self.arbitrary:

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional
 from ..errors import CodecStyleError
 from ..options import ProcessOptions, RenderOptions
 from ..pipeline import RunSummary
+from ..video.decode_report import DecodeReport
 from ..video.reader import fit_size, probe
 from ..video.writer import VideoWriter
 from . import norm as norm_mod
@@ -82,6 +83,9 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     t0 = time.perf_counter()
     stateful = options.mode not in STATELESS_MODES  # its segments warm up over the GOP before them
     plan = plan_segments(input_path, render.segment_seconds, options.max_frames, WARMUP_GOPS if stateful else 0)
+    if options.strict and plan.ends_early is not None:
+        raise CodecStyleError(f"damaged video stream in {input_path}: the file ends early, "
+                              f"after {plan.ends_early:.2f} s")
     stages = {"plan": time.perf_counter() - t0}
     size = fit_size(info.width, info.height, options.max_size)  # what the workers' frames will be
     ext = os.path.splitext(output_path)[1]
@@ -131,7 +135,13 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
         bar.close()
         t0 = time.perf_counter()
         entries = [manifest.done[s.index] for s in plan.segments]
+        decode = _decode_report(entries, plan)
+        if options.strict and decode.damaged:
+            raise CodecStyleError(f"damaged video stream in {input_path}: "
+                                  f"{decode.describe(sum(e['frames'] for e in entries))}")
         end_time = plan.end_time if plan.windowed else _unwindowed_end(input_path, options, info)
+        if decode.ends_early is not None:  # the audio is cut to the video that exists
+            end_time = decode.ends_early if end_time is None else min(end_time, decode.ends_early)
         copied, dropped, packets = join_segments([manifest.path(e["file"]) for e in entries], info,
                                                  output_path, end_time)
         stages["join"] = time.perf_counter() - t0
@@ -154,8 +164,10 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     if backend is not None:
         backend.close()
     manifest.release(keep=False)
-    return _summary(input_path, output_path, options, render, plan, entries, rendered, stages, started,
-                    copied, dropped, backend, manifest)
+    summary = _summary(input_path, output_path, options, render, plan, entries, rendered, stages, started,
+                       copied, dropped, backend, manifest)
+    summary.decode = decode.as_dict()
+    return summary
 
 
 def _name(index: int, ext: str) -> str:
@@ -174,6 +186,17 @@ def _sample_norm(backend, plan: SegmentPlan, info, options: ProcessOptions, norm
     if not captures:
         raise CodecStyleError(f"could not decode any sampled frame of {input_path}")
     return norm_mod.pack(captures, norm)
+
+
+def _decode_report(entries: List[dict], plan: SegmentPlan) -> DecodeReport:
+    """The film's ``DecodeReport``: its segments' merged, and where the file ends early."""
+    report = DecodeReport()
+    for entry in entries:
+        report = report.merge(DecodeReport.from_dict(entry.get("decode")))
+    if plan.ends_early is not None:
+        report.ends_early = min(plan.ends_early, report.ends_early or plan.ends_early)
+    report.expected_frames = max(report.expected_frames, plan.expected_frames if plan.ends_early else 0)
+    return report
 
 
 def _unwindowed_end(input_path: str, options: ProcessOptions, info) -> Optional[float]:

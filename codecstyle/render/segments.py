@@ -64,6 +64,9 @@ class SegmentPlan:
     - end_time: seconds at which the rendered part ends when ``--frames`` cuts the film (the
       next frame's time; audio and subtitles are cut there), else None.
     - windowed: False when the stream has no usable timestamps (one segment, read whole).
+    - ends_early: seconds after which the file's data stops although its index lists more
+      frames, or reading failed (a cut-short download), else None; expected_frames: the
+      index's frame count (0: unknown).
     """
 
     segments: Tuple[Segment, ...]
@@ -74,6 +77,8 @@ class SegmentPlan:
     end_time: Optional[float]
     target_seconds: float
     windowed: bool = True
+    ends_early: Optional[float] = None
+    expected_frames: int = 0
 
     @property
     def frames(self) -> int:
@@ -100,6 +105,8 @@ class Packets:
     key: np.ndarray
     time_base: Fraction
     complete: bool  # every packet has a pts, and no two share one
+    expected: int = 0  # frames the container's index lists (0: unknown)
+    read_error: bool = False  # demuxing stopped at unreadable data
 
 
 def scan_packets(path: str) -> Packets:
@@ -110,27 +117,40 @@ def scan_packets(path: str) -> Packets:
     pts: List[int] = []
     dts: List[int] = []
     key: List[bool] = []
+    hidden = 0
     complete = True
+    read_error = None
     try:
         stream = _video_stream(container)
         time_base = stream.time_base or Fraction(1, 90000)
-        for packet in container.demux(stream):
-            if packet.size == 0:
+        expected = int(stream.frames or 0)
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:  # a cut-short or damaged file: plan what was read
+                read_error = exc
+                break
+            if packet.size == 0 or packet.is_discard:  # flush packets; frames an edit list hides
+                hidden += bool(packet.size)
                 continue
             if packet.pts is None:
                 complete = False
             pts.append(-1 if packet.pts is None else int(packet.pts))
             dts.append(pts[-1] if packet.dts is None else int(packet.dts))
             key.append(bool(packet.is_keyframe))
-    except av.error.FFmpegError as exc:
-        raise CodecStyleError(f"corrupt video stream in {path} ({_reason(exc)})") from None
     finally:
         container.close()
     if not pts:
+        if read_error is not None:
+            raise CodecStyleError(f"corrupt video stream in {path} ({_reason(read_error)})")
         raise CodecStyleError(f"no decodable video frames in {path}")
     array = np.asarray(pts, np.int64)
     complete = complete and len(np.unique(array)) == len(array)
-    return Packets(array, np.asarray(dts, np.int64), np.asarray(key, bool), time_base, complete)
+    return Packets(array, np.asarray(dts, np.int64), np.asarray(key, bool), time_base, complete,
+                   max(0, expected - hidden), read_error is not None)
 
 
 def auto_seconds(duration: float) -> float:
@@ -156,7 +176,8 @@ def plan_segments(path: str, target_seconds: Optional[float] = None,
         seconds = 0.0
         segment = Segment(0, None, None, count, 0.0, seconds)
         return SegmentPlan((segment,), tb, np.arange(count, dtype=np.int64), np.zeros(0, np.int64), 0,
-                           None, float(target_seconds or 0.0), windowed=False)
+                           None, float(target_seconds or 0.0), windowed=False,
+                           expected_frames=packets.expected)
     order = np.sort(packets.pts)
     end_pts: Optional[int] = None
     if max_frames and max_frames < len(order):
@@ -205,8 +226,12 @@ def plan_segments(path: str, target_seconds: Optional[float] = None,
         segments.append(Segment(index, start, stop, hi - lo, round(float(begin * tb), 6),
                                 round(float((finish - begin) * tb), 6), is_open, warmup, warm))
     end_time = float(end_pts * tb) if end_pts is not None else None
+    ends_early = None
+    if end_pts is None and (packets.read_error or packets.expected > len(packets.pts)):
+        ends_early = round(float(end_tick * tb), 3)
     return SegmentPlan(tuple(segments), tb, order, np.sort(packets.pts[packets.key]),
-                       int(open_flags[packets.key].sum()), end_time, target)
+                       int(open_flags[packets.key].sum()), end_time, target, ends_early=ends_early,
+                       expected_frames=packets.expected)
 
 
 def _open_gop_flags(packets: Packets) -> np.ndarray:

@@ -285,5 +285,5 @@ def run_segment(job: SegmentJob, report: Reporter = Reporter()) -> dict:
             "warmup_frames": seg.warmup_frames if warmup is not None else 0,
             "stages": summary.stages, "network_share": summary.network_share,
             "width": summary.width, "height": summary.height, "engine": summary.engine,
-            "device": summary.device, "worker": worker_label(),
+            "device": summary.device, "worker": worker_label(), "decode": summary.decode,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

@@ -6,16 +6,19 @@ pixels in the coded orientation; ``VideoInfo.rotation`` says how a player turns 
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import av
 import numpy as np
 
 from ..errors import CodecStyleError
+from .decode_report import DecodeReport
+from .timeline import DisplayClock, frame_ticks
 
 try:
     from av.sidedata.sidedata import SideDataContainer
@@ -118,14 +121,13 @@ def probe(path: str) -> VideoInfo:
     try:
         stream = _video_stream(container)
         cc = stream.codec_context
-        first = None
-        try:
-            for first in container.decode(stream):
-                break
-        except av.error.FFmpegError as exc:
-            raise CodecStyleError(f"corrupt video stream in {path} ({_reason(exc)})") from None
+        time_base = stream.time_base or Fraction(1, 90000)
+        ticks = frame_ticks(stream.average_rate or stream.guessed_rate, time_base)
+        report = DecodeReport()
+        item = next(_Decoded(container, stream, path, ticks, report, strict=False), None)
+        first = item[0] if item is not None else None
         if first is None:
-            raise CodecStyleError(f"no decodable video frames in {path}")
+            raise _nothing_decodes(path, report)
         duration = None
         if stream.duration is not None and stream.time_base:
             duration = float(stream.duration * stream.time_base)
@@ -133,75 +135,12 @@ def probe(path: str) -> VideoInfo:
             duration = container.duration / av.time_base
         return VideoInfo(
             path=path, codec=cc.name, width=first.width, height=first.height,
-            pix_fmt=first.format.name, time_base=stream.time_base or Fraction(1, 90000),
+            pix_fmt=first.format.name, time_base=time_base,
             average_rate=stream.average_rate or stream.guessed_rate, frame_count=int(stream.frames or 0),
             duration=duration, rotation=_rotation(stream, first),
             has_audio=bool(container.streams.audio), has_subtitles=bool(container.streams.subtitles),
             exports_vectors=cc.name in VECTOR_CODECS,
         )
-    finally:
-        container.close()
-
-
-def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool = True,
-                max_frames: Optional[int] = None, threads: int = 0, start_pts: Optional[int] = None,
-                end_pts: Optional[int] = None) -> Iterator[FrameRecord]:
-    """Decode the first video stream in display order.
-
-    - size: ``(width, height)`` of the RGB arrays (resampled with swscale's area filter), or
-      ``None`` for the coded size. Motion vectors stay in coded pixel units.
-    - vectors: ask the decoder to export motion vectors.
-    - threads: slice threads (0 = let FFmpeg choose).
-    - start_pts/end_pts: only the frames with ``start_pts <= pts < end_pts`` (stream time base;
-      None: unbounded). With ``start_pts`` decoding starts at the keyframe at or before it (a
-      seek), frames before it are decoded and dropped, and ``display_index`` counts from the
-      first frame yielded. Frames need timestamps for this (raw streams without them cannot be
-      windowed). A keyframe that opens an open GOP works too: its leading frames come before
-      it in display order, so they belong to the window before.
-    Raises ``CodecStyleError`` on a corrupt stream.
-    """
-    container = _open(path)
-    try:
-        stream = _video_stream(container)
-        cc = stream.codec_context
-        if vectors:
-            cc.options = {"flags2": "+export_mvs"}
-        stream.thread_type = "SLICE"
-        cc.thread_count = threads
-        time_base = stream.time_base or Fraction(1, 90000)
-        index = 0
-        last_pts = None
-        if start_pts is None:
-            frames = container.decode(stream)
-        else:
-            container, frames = _seek(container, path, start_pts, vectors, threads)
-        while max_frames is None or index < max_frames:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as exc:
-                raise CodecStyleError(f"corrupt video stream in {path} at frame {index} ({_reason(exc)})") from None
-            pts = frame.pts
-            if pts is None:  # raw streams without timestamps: number the frames
-                if start_pts is not None or end_pts is not None:
-                    raise CodecStyleError(f"{path} has frames without timestamps; it cannot be read in parts")
-                pts = 0 if last_pts is None else last_pts + 1
-            if start_pts is not None and pts < start_pts:
-                continue
-            if end_pts is not None and pts >= end_pts:
-                break
-            last_pts = pts
-            mvs = _motion_vectors(frame) if vectors else None
-            if size is None:
-                rgb = frame.to_ndarray(format="rgb24")
-            else:
-                rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
-            yield FrameRecord(index, pts, time_base, PICT_TYPES.get(int(frame.pict_type), "?"),
-                              bool(frame.key_frame), rgb, mvs)
-            index += 1
-        if index == 0:
-            raise CodecStyleError(f"no decodable video frames in {path}")
     finally:
         container.close()
 
@@ -222,32 +161,227 @@ def _motion_vectors(frame) -> Optional[np.ndarray]:
     return None if side is None else np.array(side.to_ndarray(), copy=True)
 
 
-def _seek(container, path: str, start_pts: int, vectors: bool, threads: int):
-    """Position ``container`` at the keyframe at or before ``start_pts`` (stream time base) and
-    return ``(container, decoded frames)``.
+def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool = True,
+                max_frames: Optional[int] = None, threads: int = 0, start_pts: Optional[int] = None,
+                end_pts: Optional[int] = None, report: Optional[DecodeReport] = None,
+                strict: bool = False, count_from: Optional[int] = None) -> Iterator[FrameRecord]:
+    """Decode the first video stream in display order, with strictly increasing display times.
 
-    Seeking by the frame's presentation time lands on that keyframe for MP4 and Matroska. If a
-    container's index puts the decoder past ``start_pts`` (its first frame is later), decoding
-    restarts from the beginning of a fresh container instead, so no frame is ever skipped.
+    - size: ``(width, height)`` of the RGB arrays (resampled with swscale's area filter), or
+      ``None`` for the coded size. Motion vectors stay in coded pixel units.
+    - vectors: ask the decoder to export motion vectors.
+    - threads: slice threads (0 = let FFmpeg choose).
+    - start_pts/end_pts: only the frames with ``start_pts <= pts < end_pts`` (stream time base;
+      None: unbounded). With ``start_pts`` decoding starts at the keyframe at or before it (a
+      seek), frames before it are decoded and dropped, and ``display_index`` counts from the
+      first frame yielded. A keyframe that opens an open GOP works too: its leading frames come
+      before it in display order, so they belong to the window before.
+    - report: filled in once the read is complete (``DecodeReport``): how times were obtained,
+      frames that did not decode (from ``count_from``, default ``start_pts``), a file that ends
+      early.
+    - strict: any decode error or lost frame raises instead of being reported.
+    Times come from ``DisplayClock``: the file's own where they are in display order, else
+    derived (reordered, or numbered one frame apart). A damaged packet costs its own frame only:
+    the frames that decode keep their times. Raises ``CodecStyleError`` when no frame decodes
+    (or, with ``strict``, on any damage).
     """
-    stream = _video_stream(container)
-    try:
-        container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
-        frames = container.decode(stream)
-        first = next(frames, None)
-    except av.error.FFmpegError:
-        first = None
-    if first is not None and first.pts is not None and first.pts <= start_pts:
-        return container, itertools.chain([first], frames)
-    container.close()
+    report = report if report is not None else DecodeReport()
     container = _open(path)
+    try:
+        stream = _video_stream(container)
+        time_base = stream.time_base or Fraction(1, 90000)
+        ticks = frame_ticks(stream.average_rate or stream.guessed_rate, time_base)
+        expected = int(stream.frames or 0)
+        container, frames = _positioned(container, path, start_pts, vectors, threads, ticks, report, strict)
+        index = 0
+        complete = False
+        last = None
+        while max_frames is None or index < max_frames:
+            item = next(frames, None)
+            if item is None:
+                complete = True
+                break
+            frame, pts = item
+            if start_pts is not None and pts < start_pts:
+                continue
+            if end_pts is not None and pts >= end_pts:
+                complete = True
+                break
+            mvs = _motion_vectors(frame) if vectors else None
+            if size is None:
+                rgb = frame.to_ndarray(format="rgb24")
+            else:
+                rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
+            last = pts
+            yield FrameRecord(index, pts, time_base, PICT_TYPES.get(int(frame.pict_type), "?"),
+                              bool(frame.key_frame), rgb, mvs)
+            index += 1
+        if complete:
+            frames.account(count_from if count_from is not None else start_pts, end_pts)
+            whole = start_pts is None and end_pts is None
+            if whole and expected > frames.fed + frames.hidden and last is not None:
+                report.expected_frames = expected - frames.hidden
+                if report.ends_early is None:
+                    report.ends_early = round(float((last + ticks) * time_base), 3)
+        if index == 0 and start_pts is None and end_pts is None:  # a window may hold lost frames only
+            raise _nothing_decodes(path, report)
+        if strict and report.damaged:
+            raise CodecStyleError(f"damaged video stream in {path}: {report.describe(index)}")
+    finally:
+        container.close()
+
+
+def _nothing_decodes(path: str, report: DecodeReport) -> CodecStyleError:
+    if report.decode_errors:
+        return CodecStyleError(f"corrupt video stream in {path}: no frame could be decoded")
+    return CodecStyleError(f"no decodable video frames in {path}")
+
+
+class _Decoded:
+    """Iterator over ``(frame, display_pts)`` of ``stream``.
+
+    Packets are decoded one by one, so a damaged packet costs its own frame only and a read
+    error ends the stream instead of the render; ``clock`` gives display times; ``fed`` counts
+    the packets with data that went in.
+    """
+
+    def __init__(self, container, stream, path: str, ticks: int, report: DecodeReport, strict: bool):
+        self.container, self.stream, self.path = container, stream, path
+        self.time_base = stream.time_base or Fraction(1, 90000)
+        self.clock = DisplayClock(ticks)
+        self.report, self.strict = report, strict
+        self.fed = 0
+        self.hidden = 0
+        self.damaged = 0  # packets the demuxer flagged corrupt or the decoder rejected
+        self.times: List[int] = []  # display times handed out
+        self._items = self._run()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._items)
+
+    def account(self, low: Optional[int], high: Optional[int]) -> None:
+        """Put what the clock learnt into the report: how times were obtained, and the frames in
+        ``[low, high)`` that never came out (call once the read is complete)."""
+        clock = self.clock
+        clock.unclaimed(None, high)
+        lost = clock.lost + (_gaps(self.times, clock.lost) if self.damaged else [])
+        lost = [t for t in lost if (low is None or t >= low) and (high is None or t < high)]
+        self.report.add_lost(lost, self.time_base)
+        self.report.fixed_times += clock.fixed
+        if clock.mode == "reordered":
+            self.report.timestamps = "reordered"
+        elif clock.fixed and self.report.timestamps == "stream":
+            self.report.timestamps = "numbered"
+
+    def _seconds(self, pts: Optional[int]) -> Optional[float]:
+        return None if pts is None else round(float(pts * self.time_base), 3)
+
+    def _run(self):
+        packets = self.container.demux(self.stream)
+        cc = self.stream.codec_context
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:  # the data stops, or cannot be read any further
+                if self.strict:
+                    raise CodecStyleError(f"corrupt video stream in {self.path} ({_reason(exc)})") from None
+                self.report.decode_errors += 1
+                self.report.ends_early = self._seconds(self.clock.last)
+                packet = None  # flush what the decoder holds
+            if packet is not None and packet.size and packet.is_discard:
+                self.hidden += 1  # an edit list hides its frame: not a frame of the film
+            elif packet is not None and packet.size:
+                self.fed += 1
+                self.damaged += bool(packet.is_corrupt)
+                self.clock.fed(packet.pts)
+            try:
+                decoded = cc.decode(packet)
+            except av.error.EOFError:
+                decoded = []
+            except av.error.FFmpegError as exc:
+                if self.strict:
+                    at = self._seconds(packet.pts) if packet is not None else None
+                    raise CodecStyleError(f"corrupt video stream in {self.path}"
+                                          f"{f' at {at:.2f} s' if at is not None else ''} ({_reason(exc)})") from None
+                self.report.decode_errors += 1
+                self.damaged += 1
+                if packet is not None and packet.size:
+                    self.clock.failed(packet.pts)
+                continue
+            for frame in decoded:
+                for item in self.clock.push(frame.pts, frame):
+                    self.times.append(item[1])
+                    yield item
+            if packet is None:
+                break
+        for item in self.clock.finish():
+            self.times.append(item[1])
+            yield item
+
+
+def _gaps(times: List[int], known: List[int]) -> List[int]:
+    """Times of frames missing from a damaged stream whose demuxer dropped them without a trace
+    (MPEG-TS): gaps that are a whole number (2 or more) of the stream's usual frame step, less
+    the times already ``known`` lost. Only used where damage was seen: a variable-frame-rate
+    stream has such gaps by design."""
+    if len(times) < 3:
+        return []
+    steps = np.diff(np.asarray(times, np.int64))
+    step = float(np.median(steps))
+    if step <= 0:
+        return []
+    missing = []
+    known_set = sorted(known)
+    for start, gap in zip(times, steps.tolist()):
+        k = int(round(gap / step))
+        if k >= 2 and abs(gap - k * step) <= 0.02 * step:
+            for j in range(1, k):
+                t = int(round(start + j * step))
+                near = bisect.bisect_left(known_set, t - step / 2)
+                if near < len(known_set) and known_set[near] <= t + step / 2:
+                    continue
+                missing.append(t)
+    return missing
+
+
+def _configured(container, vectors: bool, threads: int):
     stream = _video_stream(container)
     if vectors:
         stream.codec_context.options = {"flags2": "+export_mvs"}
     stream.thread_type = "SLICE"
     stream.codec_context.thread_count = threads
-    return container, container.decode(stream)
+    return stream
 
+
+def _positioned(container, path: str, start_pts: Optional[int], vectors: bool, threads: int, ticks: int,
+                report: DecodeReport, strict: bool):
+    """``(container, _Decoded)`` from the keyframe at or before ``start_pts`` (None: the start).
+
+    Seeking by the frame's presentation time lands on that keyframe for MP4 and Matroska. If a
+    container's index puts the decoder past ``start_pts`` (its first frame is later), decoding
+    restarts from the beginning of a fresh container instead, so no frame is ever skipped.
+    """
+    stream = _configured(container, vectors, threads)
+    if start_pts is None:
+        return container, _Decoded(container, stream, path, ticks, report, strict)
+    first = None
+    try:
+        container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
+        frames = _Decoded(container, stream, path, ticks, report, strict)
+        first = next(frames, None)
+    except av.error.FFmpegError:
+        pass
+    if first is not None and first[1] <= start_pts:
+        frames._items = itertools.chain([first], frames._items)
+        return container, frames
+    container.close()
+    container = _open(path)
+    return container, _Decoded(container, _configured(container, vectors, threads), path, ticks, report, strict)
 
 def fit_size(width: int, height: int, max_size: Optional[int], multiple: int = 2) -> Tuple[int, int]:
     """Scale ``(width, height)`` so the longer side is at most ``max_size``, keeping the aspect,
