@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import CodecStyleError
+from .video.decode_report import DecodeReport
 from .video.reader import ZERO_B_CODECS, VideoInfo, probe, read_frames
 
 __all__ = ["FrameStats", "InspectReport", "block_coverage", "motion_grid", "parse_x264_options",
@@ -181,6 +182,7 @@ class InspectReport:
     codec_settings: Dict[str, object] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
     per_frame: List[FrameStats] = field(default_factory=list)
+    decode: Dict[str, object] = field(default_factory=dict)  # DecodeReport.as_dict() of the read
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -230,7 +232,9 @@ def inspect_video(path: str, max_frames: Optional[int] = None) -> InspectReport:
     per_frame: List[FrameStats] = []
     zero_b = True
     any_b_vectors = False
-    for rec in read_frames(path, size=(16, 16), vectors=info.exports_vectors, max_frames=max_frames):
+    decode = DecodeReport()
+    for rec in read_frames(path, size=(16, 16), vectors=info.exports_vectors, max_frames=max_frames,
+                           report=decode):
         mvs = rec.motion_vectors
         n = 0 if mvs is None else len(mvs)
         if not info.exports_vectors:
@@ -280,7 +284,7 @@ def inspect_video(path: str, max_frames: Optional[int] = None) -> InspectReport:
         vector_coverage=coverage, intra_share=intra,
         intra_share_max=worst.intra_share if worst else None,
         intra_share_max_frame=worst.index if worst else None,
-        codec_settings=read_codec_settings(path), notes=notes, per_frame=per_frame)
+        codec_settings=read_codec_settings(path), notes=notes, per_frame=per_frame, decode=decode.as_dict())
 
 
 def _pct(x: Optional[float]) -> str:
@@ -317,6 +321,13 @@ def format_report(r: InspectReport) -> str:
         f"  GOP          {_gop_text(r)}; keyframes at {_list(r.keyframes)}",
         f"  codec mode   {r.vector_source}",
     ]
+    decode = DecodeReport.from_dict(r.decode)
+    if decode.timestamps != "stream":
+        how = {"reordered": "the file's are in decode order; frames get them in display order",
+               "numbered": "the file has none or repeats them; one frame duration apart"}[decode.timestamps]
+        lines.append(f"  timestamps   derived: {how}")
+    if decode.damaged:
+        lines.append(f"  damage       {decode.describe(r.frames, 'read')}")
     if r.vector_coverage is not None:
         lines.append(f"  vectors      cover {_pct(r.vector_coverage)} of P/B-frame area on average; intra share "
                      f"{_pct(r.intra_share)} per P/B frame (max {_pct(r.intra_share_max)} at frame "

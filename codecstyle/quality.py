@@ -58,6 +58,21 @@ def _dis():
     return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
 
+#: DIS refuses images under 12 px on both sides: tinier ones are edge-padded to this.
+_DIS_MIN_SIDE = 16
+
+
+def _calc(dis, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+    """``dis.calc(a, b)`` for any size: ``(H, W, 2)`` float32 flow on ``a``'s grid."""
+    h, w = a_gray.shape
+    grow_h, grow_w = max(0, _DIS_MIN_SIDE - h), max(0, _DIS_MIN_SIDE - w)
+    if not (grow_h or grow_w):
+        return dis.calc(a_gray, b_gray, None)
+    a = cv2.copyMakeBorder(a_gray, 0, grow_h, 0, grow_w, cv2.BORDER_REPLICATE)
+    b = cv2.copyMakeBorder(b_gray, 0, grow_h, 0, grow_w, cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(dis.calc(a, b, None)[:h, :w])
+
+
 def dis_flow(a_rgb: np.ndarray, b_rgb: np.ndarray) -> np.ndarray:
     """Dense optical flow from ``a`` to ``b``: OpenCV DIS, preset MEDIUM, on grayscale.
 
@@ -68,7 +83,7 @@ def dis_flow(a_rgb: np.ndarray, b_rgb: np.ndarray) -> np.ndarray:
     _check_rgb("a_rgb", a_rgb)
     _check_rgb("b_rgb", b_rgb)
     _same_shape("dis_flow", a_rgb, b_rgb)
-    return _dis().calc(_gray(a_rgb), _gray(b_rgb), None)
+    return _calc(_dis(), _gray(a_rgb), _gray(b_rgb))
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -169,8 +184,8 @@ class WarpingError:
         gray = _gray(source_rgb)
         out = output_rgb.astype(np.float32) / 255.0
         if self._prev_out is not None:
-            back = self._dis.calc(gray, self._prev_gray, None)  # t -> t-1: pulls t-1 onto t
-            fwd = self._dis.calc(self._prev_gray, gray, None)   # t-1 -> t: for the FB check
+            back = _calc(self._dis, gray, self._prev_gray)  # t -> t-1: pulls t-1 onto t
+            fwd = _calc(self._dis, self._prev_gray, gray)   # t-1 -> t: for the FB check
             valid = occlusion_mask(back, fwd)
             n = int(valid.sum())
             if n == 0:

@@ -119,7 +119,7 @@ def test_error_paths(tmp_path, ipb_clip, garbled_clip):
         (("process", str(work / "missing.mp4"), "-o", out), "no such file"),
         (("process", str(text), "-o", out), "not a video"),
         (("process", str(truncated), "-o", out), "not a readable video"),
-        (("process", garbled_clip, "-o", out), "corrupt video stream"),
+        (("process", garbled_clip, "-o", out, "--strict"), "corrupt video stream"),
         (("process", ipb_clip, "-o", out, "--style", "26"), "unknown style 26"),
         (("process", ipb_clip, "-o", out, "--style", "blue"), "bad style"),
         (("process", ipb_clip, "-o", str(work / "nodir" / "out.mp4")), "directory"),

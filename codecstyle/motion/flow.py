@@ -29,7 +29,8 @@ class FlowField:
         what the reference shows at ``p + flow[p]``. Inputs ``(H, W)`` luma, 0..255."""
         h, w = cur_luma.shape
         scale = min(1.0, self.max_side / max(h, w))
-        size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
+        # DIS refuses images under 12 px on both sides: tiny frames are scaled up
+        size = (max(16, int(round(w * scale))), max(16, int(round(h * scale))))
         a = cv2.resize(np.clip(cur_luma, 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
         b = cv2.resize(np.clip(ref_luma, 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
         small = self._dis.calc(a, b, None)

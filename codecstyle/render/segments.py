@@ -111,7 +111,8 @@ class Packets:
 
 def scan_packets(path: str) -> Packets:
     """Demux (never decode) the first video stream of ``path``."""
-    from ..video.reader import _open, _reason, _video_stream  # the reader's own opening rules
+    from ..video.reader import _open, _video_stream  # the reader's own opening rules
+    from ..video.decoding import reason
 
     container = _open(path)
     pts: List[int] = []
@@ -145,7 +146,7 @@ def scan_packets(path: str) -> Packets:
         container.close()
     if not pts:
         if read_error is not None:
-            raise CodecStyleError(f"corrupt video stream in {path} ({_reason(read_error)})")
+            raise CodecStyleError(f"corrupt video stream in {path} ({reason(read_error)})")
         raise CodecStyleError(f"no decodable video frames in {path}")
     array = np.asarray(pts, np.int64)
     complete = complete and len(np.unique(array)) == len(array)

@@ -66,7 +66,7 @@ class DecodeReport:
         data = dict(data or {})
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
-    def describe(self, rendered: int) -> str:
+    def describe(self, rendered: int, verb: str = "rendered") -> str:
         """One line for the user, e.g. ``3 frames could not be decoded (at 2.04, 2.08, 5.00 s)``;
         empty when nothing was lost."""
         if not self.damaged:
@@ -81,4 +81,4 @@ class DecodeReport:
             parts.append(f"the decoder reported {self.decode_errors} damaged packet{'s' if self.decode_errors != 1 else ''}")
         if self.ends_early is not None:
             parts.append(f"the file ends early, after {self.ends_early:.2f} s")
-        return "; ".join(parts) + f"; rendered the {rendered} that decode"
+        return "; ".join(parts) + f"; {verb} the {rendered} that decode"

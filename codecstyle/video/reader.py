@@ -6,19 +6,19 @@ pixels in the coded orientation; ``VideoInfo.rotation`` says how a player turns 
 """
 from __future__ import annotations
 
-import bisect
 import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import av
 import numpy as np
 
 from ..errors import CodecStyleError
 from .decode_report import DecodeReport
-from .timeline import DisplayClock, frame_ticks
+from .decoding import Decoded, nothing_decodes, reason
+from .timeline import frame_ticks
 
 try:
     from av.sidedata.sidedata import SideDataContainer
@@ -87,7 +87,7 @@ def _open(path: str) -> "av.container.InputContainer":
     try:
         container = av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as exc:
-        raise CodecStyleError(f"not a readable video: {path} ({_reason(exc)})") from None
+        raise CodecStyleError(f"not a readable video: {path} ({reason(exc)})") from None
     # FFmpeg opens plain text as "video" (the tty demuxer) and audio files' cover art as a
     # one-picture stream; neither is a video to stylize.
     moving = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
@@ -99,10 +99,6 @@ def _open(path: str) -> "av.container.InputContainer":
 
 def _video_stream(container):
     return next(s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic))
-
-
-def _reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc).split(":")[0]
 
 
 def _rotation(stream, first_frame) -> int:
@@ -124,10 +120,10 @@ def probe(path: str) -> VideoInfo:
         time_base = stream.time_base or Fraction(1, 90000)
         ticks = frame_ticks(stream.average_rate or stream.guessed_rate, time_base)
         report = DecodeReport()
-        item = next(_Decoded(container, stream, path, ticks, report, strict=False), None)
+        item = next(Decoded(container, stream, path, ticks, report, strict=False), None)
         first = item[0] if item is not None else None
         if first is None:
-            raise _nothing_decodes(path, report)
+            raise nothing_decodes(path, report)
         duration = None
         if stream.duration is not None and stream.time_base:
             duration = float(stream.duration * stream.time_base)
@@ -224,129 +220,11 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
                 if report.ends_early is None:
                     report.ends_early = round(float((last + ticks) * time_base), 3)
         if index == 0 and start_pts is None and end_pts is None:  # a window may hold lost frames only
-            raise _nothing_decodes(path, report)
+            raise nothing_decodes(path, report)
         if strict and report.damaged:
             raise CodecStyleError(f"damaged video stream in {path}: {report.describe(index)}")
     finally:
         container.close()
-
-
-def _nothing_decodes(path: str, report: DecodeReport) -> CodecStyleError:
-    if report.decode_errors:
-        return CodecStyleError(f"corrupt video stream in {path}: no frame could be decoded")
-    return CodecStyleError(f"no decodable video frames in {path}")
-
-
-class _Decoded:
-    """Iterator over ``(frame, display_pts)`` of ``stream``.
-
-    Packets are decoded one by one, so a damaged packet costs its own frame only and a read
-    error ends the stream instead of the render; ``clock`` gives display times; ``fed`` counts
-    the packets with data that went in.
-    """
-
-    def __init__(self, container, stream, path: str, ticks: int, report: DecodeReport, strict: bool):
-        self.container, self.stream, self.path = container, stream, path
-        self.time_base = stream.time_base or Fraction(1, 90000)
-        self.clock = DisplayClock(ticks)
-        self.report, self.strict = report, strict
-        self.fed = 0
-        self.hidden = 0
-        self.damaged = 0  # packets the demuxer flagged corrupt or the decoder rejected
-        self.times: List[int] = []  # display times handed out
-        self._items = self._run()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self._items)
-
-    def account(self, low: Optional[int], high: Optional[int]) -> None:
-        """Put what the clock learnt into the report: how times were obtained, and the frames in
-        ``[low, high)`` that never came out (call once the read is complete)."""
-        clock = self.clock
-        clock.unclaimed(None, high)
-        lost = clock.lost + (_gaps(self.times, clock.lost) if self.damaged else [])
-        lost = [t for t in lost if (low is None or t >= low) and (high is None or t < high)]
-        self.report.add_lost(lost, self.time_base)
-        self.report.fixed_times += clock.fixed
-        if clock.mode == "reordered":
-            self.report.timestamps = "reordered"
-        elif clock.fixed and self.report.timestamps == "stream":
-            self.report.timestamps = "numbered"
-
-    def _seconds(self, pts: Optional[int]) -> Optional[float]:
-        return None if pts is None else round(float(pts * self.time_base), 3)
-
-    def _run(self):
-        packets = self.container.demux(self.stream)
-        cc = self.stream.codec_context
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as exc:  # the data stops, or cannot be read any further
-                if self.strict:
-                    raise CodecStyleError(f"corrupt video stream in {self.path} ({_reason(exc)})") from None
-                self.report.decode_errors += 1
-                self.report.ends_early = self._seconds(self.clock.last)
-                packet = None  # flush what the decoder holds
-            if packet is not None and packet.size and packet.is_discard:
-                self.hidden += 1  # an edit list hides its frame: not a frame of the film
-            elif packet is not None and packet.size:
-                self.fed += 1
-                self.damaged += bool(packet.is_corrupt)
-                self.clock.fed(packet.pts)
-            try:
-                decoded = cc.decode(packet)
-            except av.error.EOFError:
-                decoded = []
-            except av.error.FFmpegError as exc:
-                if self.strict:
-                    at = self._seconds(packet.pts) if packet is not None else None
-                    raise CodecStyleError(f"corrupt video stream in {self.path}"
-                                          f"{f' at {at:.2f} s' if at is not None else ''} ({_reason(exc)})") from None
-                self.report.decode_errors += 1
-                self.damaged += 1
-                if packet is not None and packet.size:
-                    self.clock.failed(packet.pts)
-                continue
-            for frame in decoded:
-                for item in self.clock.push(frame.pts, frame):
-                    self.times.append(item[1])
-                    yield item
-            if packet is None:
-                break
-        for item in self.clock.finish():
-            self.times.append(item[1])
-            yield item
-
-
-def _gaps(times: List[int], known: List[int]) -> List[int]:
-    """Times of frames missing from a damaged stream whose demuxer dropped them without a trace
-    (MPEG-TS): gaps that are a whole number (2 or more) of the stream's usual frame step, less
-    the times already ``known`` lost. Only used where damage was seen: a variable-frame-rate
-    stream has such gaps by design."""
-    if len(times) < 3:
-        return []
-    steps = np.diff(np.asarray(times, np.int64))
-    step = float(np.median(steps))
-    if step <= 0:
-        return []
-    missing = []
-    known_set = sorted(known)
-    for start, gap in zip(times, steps.tolist()):
-        k = int(round(gap / step))
-        if k >= 2 and abs(gap - k * step) <= 0.02 * step:
-            for j in range(1, k):
-                t = int(round(start + j * step))
-                near = bisect.bisect_left(known_set, t - step / 2)
-                if near < len(known_set) and known_set[near] <= t + step / 2:
-                    continue
-                missing.append(t)
-    return missing
 
 
 def _configured(container, vectors: bool, threads: int):
@@ -368,11 +246,11 @@ def _positioned(container, path: str, start_pts: Optional[int], vectors: bool, t
     """
     stream = _configured(container, vectors, threads)
     if start_pts is None:
-        return container, _Decoded(container, stream, path, ticks, report, strict)
+        return container, Decoded(container, stream, path, ticks, report, strict)
     first = None
     try:
         container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
-        frames = _Decoded(container, stream, path, ticks, report, strict)
+        frames = Decoded(container, stream, path, ticks, report, strict)
         first = next(frames, None)
     except av.error.FFmpegError:
         pass
@@ -381,7 +259,7 @@ def _positioned(container, path: str, start_pts: Optional[int], vectors: bool, t
         return container, frames
     container.close()
     container = _open(path)
-    return container, _Decoded(container, _configured(container, vectors, threads), path, ticks, report, strict)
+    return container, Decoded(container, _configured(container, vectors, threads), path, ticks, report, strict)
 
 def fit_size(width: int, height: int, max_size: Optional[int], multiple: int = 2) -> Tuple[int, int]:
     """Scale ``(width, height)`` so the longer side is at most ``max_size``, keeping the aspect,

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import CodecStyleError
 from ..partial_file import partial_file
+from .decoding import reason
 from .reader import VideoInfo
 
 #: Encoders whose quality is set with ``crf`` plus a named ``preset``.
@@ -96,7 +97,7 @@ class VideoWriter:
             self._video_out = av.open(video_path, "w")
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
-            raise CodecStyleError(f"cannot write {ext} files: {path} ({_reason(exc)})") from None
+            raise CodecStyleError(f"cannot write {ext} files: {path} ({reason(exc)})") from None
         canonical = av.codec.Codec(codec, "w").canonical_name
         if canonical not in self._video_out.supported_codecs:
             self.abort()
@@ -169,7 +170,7 @@ class VideoWriter:
         except BaseException as exc:
             self.abort()
             if isinstance(exc, (av.error.FFmpegError, OSError)):
-                raise CodecStyleError(f"cannot write {self.path} ({_reason(exc)})") from None
+                raise CodecStyleError(f"cannot write {self.path} ({reason(exc)})") from None
             raise
         self.abort()  # only the video-only temporary is left to remove
         self._done = True
@@ -200,7 +201,7 @@ class VideoWriter:
         try:
             temp = partial_file(self.path, suffix=tag + self._ext)
         except OSError as exc:
-            raise CodecStyleError(f"output directory is not writable: {directory} ({_reason(exc)})") from None
+            raise CodecStyleError(f"output directory is not writable: {directory} ({reason(exc)})") from None
         self._temp_paths.append(temp)
         return temp
 
@@ -300,7 +301,3 @@ def _timed_packets(packets: Iterator["av.Packet"], origin: int,
             if packet.pts is not None and float(packet.pts * packet.time_base) >= end_time:
                 continue
         yield last, origin, sequence, packet
-
-
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc).split(":")[0]
