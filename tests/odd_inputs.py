@@ -221,6 +221,20 @@ def _avi_damaged(tmpdir: str) -> str:
     return _damage(path, (start + end) / 2 / len(data), 300)
 
 
+def _packed_damaged(tmpdir: str) -> str:
+    """Packed B-frames (as ``_mpeg4_packed``) with noise over the middle of the frame data."""
+    path = _mpeg4_packed(tmpdir)
+    with open(path, "rb") as f:
+        data = f.read()
+    start, end = data.index(b"movi"), data.rindex(b"idx1")
+    return _damage(path, (start + end) / 2 / len(data), 40, seed=3)
+
+
+def _truncated_mkv(tmpdir: str) -> str:
+    """x264 in Matroska cut at 60 %: Matroska needs no index at the end, so the head plays."""
+    return _truncate(_tiny(_p(tmpdir, "cut.mkv"), frames=24, gop=6), 0.6)
+
+
 def _size(width: int, height: int, frames: int = 8, codec: str = "libx264", ext: str = "mp4"):
     def make(tmpdir: str) -> str:
         return _tiny(_p(tmpdir, f"size_{width}x{height}.{ext}"), width=width, height=height,
@@ -397,6 +411,9 @@ CORPUS: List[OddInput] = [
     OddInput("mpeg4_packed_bframes_avi", _mpeg4_packed, "ok", frames=N,
              note="DivX-style packed B-frames (P+B in one packet, then an N-VOP) in AVI"),
     # 4. damaged packets
+    OddInput("packed_bframes_damaged", _packed_damaged, "ok", warns=True,
+             note="packed B-frames AVI with 40 bytes of noise in its frame data"),
+    OddInput("truncated_mkv", _truncated_mkv, "ok", warns=True, note="Matroska cut at 60 %"),
     OddInput("ts_damaged", _ts_damaged, "ok", warns=True,
              note="x264 MPEG-TS, 600 bytes of noise in the middle: 21 of 24 frames decode, pts gap"),
     OddInput("avi_damaged", _avi_damaged, "ok", warns=True,

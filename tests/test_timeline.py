@@ -56,6 +56,15 @@ def test_a_lost_frame_shifts_nothing():
     assert clock.mode == "stream" and clock.lost == [3]
 
 
+def test_silent_loss_in_a_reordered_stream_is_counted_where_it_was():
+    # packed B-frames, the frame carrying 5 lost without an error: counted once, at 5
+    owns = [1, 3, 2, 4, 7, 6, 9, 8, 11, 10, 12]
+    times, clock = _run(list(range(1, 13)), {i: [own] for i, own in enumerate(owns)})
+    assert clock.mode == "reordered" and len(times) == 11
+    assert all(b > a for a, b in zip(times, times[1:]))
+    assert clock.lost == [5]
+
+
 def test_a_rejected_packet_is_lost_at_its_time():
     packets = [0, 1, 2, 3, 4]
     times, clock = _run(packets, {0: [0], 1: [1], 3: [3], 4: [4]}, failed={2})

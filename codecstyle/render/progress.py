@@ -28,6 +28,7 @@ class FilmProgress:
         self.total = sum(self.planned.values())
         self.base = sum(self.planned[i] for i in self.reused)
         self.running: Dict[int, int] = {}
+        self.made: Dict[int, int] = {}  # frames a segment reported (fewer than planned where frames are lost)
         self.workers: Dict[int, str] = {}
         self.finished = set(self.reused)
         self.status = StatusLine(stream, enabled, log_every)
@@ -53,13 +54,15 @@ class FilmProgress:
             self.running[index] = 0
             self.workers[index] = event[2]
         elif kind == "frames" and index in self.running:
+            self.made[index] = int(event[2])
             self.running[index] = min(int(event[2]), self.planned.get(index, event[2]))
         elif kind == "done":
             self.running.pop(index, None)
             self.finished.add(index)
             if self.status.enabled and not self.status.tty:
                 self.status.write(f"{self.label} segment {index + 1}/{len(self.planned)} done "
-                            f"({self.planned.get(index, 0)} frames, {self.workers.get(index, '?')})")
+                            f"({self.made.get(index, self.planned.get(index, 0))} frames, "
+                            f"{self.workers.get(index, '?')})")
         self.draw()
 
     def line(self) -> str:

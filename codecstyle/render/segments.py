@@ -106,13 +106,14 @@ class Packets:
     time_base: Fraction
     complete: bool  # every packet has a pts, and no two share one
     expected: int = 0  # frames the container's index lists (0: unknown)
+    declared_end: Optional[float] = None  # seconds at which the container says the video ends
     read_error: bool = False  # demuxing stopped at unreadable data
 
 
 def scan_packets(path: str) -> Packets:
     """Demux (never decode) the first video stream of ``path``."""
     from ..video.reader import _open, _video_stream  # the reader's own opening rules
-    from ..video.decoding import reason
+    from ..video.decoding import declared_end, reason
 
     container = _open(path)
     pts: List[int] = []
@@ -125,6 +126,7 @@ def scan_packets(path: str) -> Packets:
         stream = _video_stream(container)
         time_base = stream.time_base or Fraction(1, 90000)
         expected = int(stream.frames or 0)
+        declared = declared_end(container, stream)
         packets = container.demux(stream)
         while True:
             try:
@@ -151,7 +153,8 @@ def scan_packets(path: str) -> Packets:
     array = np.asarray(pts, np.int64)
     complete = complete and len(np.unique(array)) == len(array)
     return Packets(array, np.asarray(dts, np.int64), np.asarray(key, bool), time_base, complete,
-                   max(0, expected - hidden), read_error is not None)
+                   expected=max(0, expected - hidden), read_error=read_error is not None,
+                   declared_end=declared)
 
 
 def auto_seconds(duration: float) -> float:
@@ -227,12 +230,18 @@ def plan_segments(path: str, target_seconds: Optional[float] = None,
         segments.append(Segment(index, start, stop, hi - lo, round(float(begin * tb), 6),
                                 round(float((finish - begin) * tb), 6), is_open, warmup, warm))
     end_time = float(end_pts * tb) if end_pts is not None else None
+    from ..video.decoding import short_by
+
     ends_early = None
-    if end_pts is None and (packets.read_error or packets.expected > len(packets.pts)):
+    expected = packets.expected
+    if end_pts is None and (packets.read_error or expected > len(packets.pts)
+                            or short_by(float(end_tick * tb), packets.declared_end, step * float(tb))):
         ends_early = round(float(end_tick * tb), 3)
+        if not expected and packets.declared_end is not None and step:
+            expected = len(order) + int(round((packets.declared_end - float(end_tick * tb)) / (step * float(tb))))
     return SegmentPlan(tuple(segments), tb, order, np.sort(packets.pts[packets.key]),
                        int(open_flags[packets.key].sum()), end_time, target, ends_early=ends_early,
-                       expected_frames=packets.expected)
+                       expected_frames=expected)
 
 
 def _open_gop_flags(packets: Packets) -> np.ndarray:

@@ -25,6 +25,36 @@ def reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc).split(":")[0]
 
 
+#: Formats whose stream durations FFmpeg estimates from the bit rate: no evidence of a cut.
+_ESTIMATED_DURATION = {"mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v"}
+
+
+def declared_end(container, stream) -> Optional[float]:
+    """Seconds at which the container says the video stream ends (its start plus its declared
+    duration: MP4's sample table, Matroska's ``DURATION`` tag), or None where it declares none.
+    A cut-short Matroska or WebM download plays until the cut, so only this tells it ends early."""
+    if container.format.name in _ESTIMATED_DURATION or not stream.time_base:
+        return None
+    seconds = None
+    if stream.duration:
+        seconds = float(stream.duration * stream.time_base)
+    else:
+        tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+        try:
+            hours, minutes, secs = str(tag).split(":")
+            seconds = int(hours) * 3600 + int(minutes) * 60 + float(secs)
+        except (TypeError, ValueError):
+            return None
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    return start + seconds if seconds and seconds > 0 else None
+
+
+def short_by(end: float, declared: Optional[float], frame_seconds: float) -> bool:
+    """Whether video ending at ``end`` stops early for a ``declared`` end: by more than three
+    frames and a quarter second (rounding and the last frame's duration never add up to that)."""
+    return declared is not None and declared - end > max(0.25, 3 * frame_seconds)
+
+
 def nothing_decodes(path: str, report: DecodeReport) -> CodecStyleError:
     """The error for a file where no frame decoded."""
     if report.decode_errors:

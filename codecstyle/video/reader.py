@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import CodecStyleError
 from .decode_report import DecodeReport
-from .decoding import Decoded, nothing_decodes, reason
+from .decoding import Decoded, declared_end, nothing_decodes, reason, short_by
 from .timeline import frame_ticks
 
 try:
@@ -188,6 +188,7 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
         time_base = stream.time_base or Fraction(1, 90000)
         ticks = frame_ticks(stream.average_rate or stream.guessed_rate, time_base)
         expected = int(stream.frames or 0)
+        declared = declared_end(container, stream)
         container, frames = _positioned(container, path, start_pts, vectors, threads, ticks, report, strict)
         index = 0
         complete = False
@@ -215,10 +216,14 @@ def read_frames(path: str, size: Optional[Tuple[int, int]] = None, vectors: bool
         if complete:
             frames.account(count_from if count_from is not None else start_pts, end_pts)
             whole = start_pts is None and end_pts is None
-            if whole and expected > frames.fed + frames.hidden and last is not None:
-                report.expected_frames = expected - frames.hidden
+            end = float((last + ticks) * time_base) if last is not None else 0.0
+            frame_seconds = float(ticks * time_base)
+            if whole and last is not None and (expected > frames.fed + frames.hidden
+                                               or short_by(end, declared, frame_seconds)):
+                report.expected_frames = expected - frames.hidden if expected else \
+                    index + len(frames.clock.lost) + int(round((declared - end) / frame_seconds))
                 if report.ends_early is None:
-                    report.ends_early = round(float((last + ticks) * time_base), 3)
+                    report.ends_early = round(end, 3)
         if index == 0 and start_pts is None and end_pts is None:  # a window may hold lost frames only
             raise nothing_decodes(path, report)
         if strict and report.damaged:

@@ -19,6 +19,12 @@ the k-th display time); if they are increasing, the frames that never came out a
 their times leave the pool, so no later frame is shifted. Frames without any usable time are
 *numbered*: the previous time plus one frame duration.
 
+One case stays approximate: a frame of a reordered stream lost *without* a decoder error (a
+damaged packed-B-frame AVI). Its display time cannot be told from the decode-order times, so
+the frames after it get the next times, one frame early, and the last time is the one left
+over. The loss is still counted, and reported at the time its packet carried (within the
+reorder depth of where it was).
+
 Pure logic: the clock sees integers and opaque payloads (the decoded frames), never a file.
 """
 from __future__ import annotations
@@ -50,6 +56,7 @@ class DisplayClock:
         self._gone: Counter = Counter()  # times taken out of the pool lazily
         self._held: List[Tuple[Optional[int], Any]] = []
         self._last: Optional[int] = None
+        self._unseen: Counter = Counter()  # packet times no frame has carried yet
 
     # -- input -----------------------------------------------------------------------------
 
@@ -57,15 +64,19 @@ class DisplayClock:
         """A packet with data went into the decoder."""
         if pts is not None:
             heapq.heappush(self._pool, int(pts))
+            self._count(int(pts), +1)
 
     def failed(self, pts: Optional[int]) -> None:
         """The decoder rejected that packet: its frame will not come out."""
         if pts is not None:
             self._gone[int(pts)] += 1
+            self._seen(int(pts))
             self.lost.append(int(pts))
 
     def push(self, own_pts: Optional[int], payload: Any) -> List[Tuple[Any, int]]:
         """A decoded frame came out, carrying ``own_pts`` (None: none)."""
+        if own_pts is not None:
+            self._seen(own_pts)
         if self._held:
             self._held.append((own_pts, payload))
             if len(self._held) > LOOKAHEAD:
@@ -97,7 +108,12 @@ class DisplayClock:
             self._pop()
             if low is None or smallest >= low:
                 left.append(smallest)
-                self.lost.append(smallest)
+        if self.mode == "reordered":  # the left-over times are the last ones, not the lost frames'
+            carried = sorted(t for t, n in self._unseen.items() for _ in range(max(0, n))
+                             if (low is None or t >= low) and (high is None or t < high))
+            if len(carried) == len(left):
+                left = carried
+        self.lost.extend(left)
         return left
 
     # -- output ----------------------------------------------------------------------------
@@ -143,6 +159,18 @@ class DisplayClock:
                 return
             self._pop()
             self.lost.append(smallest)
+
+    def _seen(self, pts: int) -> None:
+        self._count(pts, -1)
+
+    def _count(self, pts: int, step: int) -> None:
+        """Packets fed minus frames out per time (a frame may come out before the clock hears of
+        its packet: the count goes below zero until then)."""
+        value = self._unseen[pts] + step
+        if value:
+            self._unseen[pts] = value
+        else:
+            del self._unseen[pts]
 
     def _smallest(self) -> Optional[int]:
         while self._pool and self._gone[self._pool[0]]:
