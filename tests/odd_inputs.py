@@ -137,6 +137,21 @@ def _pts_equal_dts(shift: bool):
     return make
 
 
+def _pts_equal_dts_cut(tmpdir: str) -> str:
+    """pts set to dts (from 0) in a fast-start MP4 with audio, cut at 70 % like a download."""
+    src = _tiny(_p(tmpdir, "ptsdts.src.mp4"), frames=24, gop=8, bframes=3, audio=True)
+    first = []
+
+    def fix(packet):
+        if packet.stream.type == "video":
+            if not first:
+                first.append(packet.dts)
+            packet.pts = packet.dts = packet.dts - first[0]
+
+    dst = _remux(src, _p(tmpdir, "pts_equal_dts_cut.mp4"), fix, options={"movflags": "+faststart"})
+    return _truncate(dst, 0.7)
+
+
 def _truncated_moov_end(tmpdir: str) -> str:
     return _truncate(_tiny(_p(tmpdir, "truncated.mp4"), frames=24), 0.7)
 
@@ -400,6 +415,8 @@ CORPUS: List[OddInput] = [
              note="x264 3 B-frames, MP4 remuxed with every packet pts set to its dts (from 0)"),
     OddInput("pts_equal_dts_negative", _pts_equal_dts(False), "ok", frames=14,
              note="as pts_equal_dts but starting at dts -2 frames: the edit list hides 2 frames"),
+    OddInput("pts_equal_dts_cut", _pts_equal_dts_cut, "ok", warns=True, audio=True,
+             note="pts set to dts, fast-start MP4 with audio, cut at 70 % like a download"),
     OddInput("truncated_moov_at_end", _truncated_moov_end, "error",
              message=r"(?i)moov|corrupt|truncat|invalid|not a (readable )?video",
              note="normal MP4 (moov after mdat) cut at 70 %: no index at all"),

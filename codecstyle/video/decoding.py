@@ -9,8 +9,9 @@ the stream with a flush, and what the clock learnt goes into a ``DecodeReport``.
 from __future__ import annotations
 
 import bisect
+from array import array
 from fractions import Fraction
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import av
 import numpy as np
@@ -78,7 +79,7 @@ class Decoded:
         self.fed = 0
         self.hidden = 0
         self.damaged = 0  # packets the demuxer flagged corrupt or the decoder rejected
-        self.times: List[int] = []  # display times handed out
+        self.times = array("q")  # display times handed out (8 bytes each: films are long)
         self._items = self._run()
 
     def __iter__(self):
@@ -135,7 +136,7 @@ class Decoded:
                                           f"{f' at {at:.2f} s' if at is not None else ''} ({reason(exc)})") from None
                 self.report.decode_errors += 1
                 self.damaged += 1
-                if packet is not None and packet.size:
+                if packet is not None and packet.size and not packet.is_discard:
                     self.clock.failed(packet.pts)
                 continue
             for frame in decoded:
@@ -149,7 +150,7 @@ class Decoded:
             yield item
 
 
-def missing_in_gaps(times: List[int], known: List[int]) -> List[int]:
+def missing_in_gaps(times: Sequence[int], known: List[int]) -> List[int]:
     """Times of frames missing from a damaged stream whose demuxer dropped them without a trace
     (MPEG-TS): gaps that are a whole number (2 or more) of the stream's usual frame step, less
     the times already ``known`` lost. Only used where damage was seen: a variable-frame-rate
