@@ -25,6 +25,20 @@ def _digest(path):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
+def _source_times(path):
+    """The source's own frame times (seconds) where they are usable: every frame has one and they
+    increase (else None: the reader derives them)."""
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            pts = [f.pts for f in container.decode(stream)]
+    except (av.error.FFmpegError, IndexError):
+        return None
+    if not pts or None in pts or any(b <= a for a, b in zip(pts, pts[1:])):
+        return None
+    return [float(p * stream.time_base) for p in pts]
+
+
 def _video_times(path):
     """Decoded frames' times (seconds), the video's end, and the audio's end (None: no audio)."""
     with av.open(path) as container:
@@ -69,6 +83,9 @@ def test_odd_input(entry, tmp_path):
     assert summary["frames"] == len(times)
     if entry.frames is not None:
         assert len(times) == entry.frames
+    own = _source_times(source) if not entry.warns else None
+    if own is not None:  # usable times are kept as they are (variable frame rate included)
+        assert times == pytest.approx(own, abs=1e-3)
     assert len(times) >= 1
     warnings = [line for line in lines if line.startswith("codecstyle: warning:")]
     assert len(warnings) == (1 if entry.warns else 0), result.stderr
