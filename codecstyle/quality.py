@@ -11,7 +11,7 @@ Pure functions on numpy arrays; no I/O. Conventions used throughout:
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 import cv2
 import numpy as np
@@ -257,6 +257,34 @@ def sharpness(rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_32F).var(dtype=np.float64))
 
 
+#: The block grid codec-mode patchwork follows: H.264/MPEG block and sub-block edges.
+SEAM_GRID = 8
+
+
+def grid_seams(rgb: np.ndarray, grid: int = SEAM_GRID) -> Optional[float]:
+    """Patchwork: the mean luma step across the ``grid``-pixel block lines over the mean step
+    everywhere else, of an ``(H, W, 3)`` uint8 RGB frame. Near 1 where texture ignores the grid
+    (a source frame: about 1.05-1.1, its own compression blocks); clearly above where squares of
+    carried texture meet at block edges. None for a frame under two grid cells or without any
+    texture."""
+    _check_rgb("rgb", rgb)
+    luma = _gray(rgb).astype(np.float32)
+    h, w = luma.shape
+    if h < 2 * grid or w < 2 * grid:
+        return None
+    dx = np.abs(np.diff(luma, axis=1))  # dx[:, i] is the step between columns i and i + 1
+    dy = np.abs(np.diff(luma, axis=0))
+    on_x = (np.arange(1, w) % grid) == 0  # steps that cross a vertical block line
+    on_y = (np.arange(1, h) % grid) == 0
+    across = dx[:, on_x].sum() + dy[on_y, :].sum()
+    n_across = dx[:, on_x].size + dy[on_y, :].size
+    inside = dx[:, ~on_x].sum() + dy[~on_y, :].sum()
+    n_inside = dx[:, ~on_x].size + dy[~on_y, :].size
+    if inside <= 0:
+        return None
+    return float((across / n_across) / (inside / n_inside))
+
+
 class QualityAccumulator:
     """All bench metrics in one streaming pass.
 
@@ -268,6 +296,8 @@ class QualityAccumulator:
         the full network) from making the mean infinite. None without references.
       * sharpness_ratio: mean sharpness of the output over mean sharpness of the reference, on
         the frames that had one. Near 1 means texture survived. None without references.
+      * seams: mean ``grid_seams`` of the output (patchwork; frame mode's is the reference)
+        and source_seams: the same of the source.
       * frames: number of frames fed.
     """
 
@@ -279,11 +309,16 @@ class QualityAccumulator:
         self._mse8 = 0.0
         self._sharp_out = 0.0
         self._sharp_ref = 0.0
+        self._seams: List[float] = []
+        self._source_seams: List[float] = []
 
     def feed(self, source_rgb: np.ndarray, output_rgb: np.ndarray,
              reference_rgb: Optional[np.ndarray] = None) -> None:
         self._warp.feed(source_rgb, output_rgb)
         self._frames += 1
+        for value, into in ((grid_seams(output_rgb), self._seams), (grid_seams(source_rgb), self._source_seams)):
+            if value is not None:
+                into.append(value)
         if reference_rgb is not None:
             self._mse += _mse(output_rgb, reference_rgb, 1)
             self._mse8 += _mse(output_rgb, reference_rgb, 8)
@@ -300,4 +335,6 @@ class QualityAccumulator:
             "psnr_eighth": _psnr_from_mse(self._mse8 / n) if n else None,
             "sharpness_ratio": (self._sharp_out / self._sharp_ref
                                 if n and self._sharp_ref > 0 else None),
+            "seams": float(np.mean(self._seams)) if self._seams else None,
+            "source_seams": float(np.mean(self._source_seams)) if self._source_seams else None,
         }

@@ -261,3 +261,29 @@ def test_quality_accumulator_summary():
         no_ref.feed(f, f)
     s = no_ref.summary()
     assert s["psnr"] is None and s["psnr_eighth"] is None and s["sharpness_ratio"] is None
+
+
+def test_grid_seams_moves_with_patchwork_only():
+    """Texture carried in 8 px squares with slightly different offsets (codec mode's patchwork)
+    raises the seam ratio; the same texture whole, shifted or blurred does not."""
+    import cv2
+
+    from clips import texture
+    from codecstyle.quality import grid_seams
+
+    rng = np.random.default_rng(1)
+    noisy = np.clip(texture(128, 160, seed=3).astype(int) + rng.integers(-40, 40, (128, 160, 3)), 0, 255)
+    base = noisy.astype(np.uint8)
+    whole = grid_seams(base)
+    assert 0.9 < whole < 1.1
+    assert 0.9 < grid_seams(np.roll(base, (3, 5), axis=(0, 1))) < 1.1
+    assert grid_seams(cv2.GaussianBlur(base, (0, 0), 2.0)) < 1.1
+    patch = np.empty_like(base)
+    padded = np.pad(base, ((4, 4), (4, 4), (0, 0)), mode="reflect")
+    for y in range(0, 128, 8):
+        for x in range(0, 160, 8):
+            oy, ox = rng.integers(0, 9, 2)
+            patch[y:y + 8, x:x + 8] = padded[y + oy:y + oy + 8, x + ox:x + ox + 8]
+    assert grid_seams(patch) > whole + 0.2
+    assert grid_seams(np.zeros((64, 64, 3), np.uint8)) is None  # no texture
+    assert grid_seams(base[:12, :12]) is None  # under two grid cells

@@ -236,6 +236,7 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
         rows = [_aggregate(v, results[v.label]) for v in variants]
         _log(opts, f"{name}: measuring quality (warping error, fidelity, sharpness)")
         reference = captures.get("frame")
+        video_seams = None
         source_we = _source_warping_error(source) if source is not None else None
         for v, row in zip(variants, rows):
             if source is None or (peer_output if v.peer else captures.get(v.label)) is None:
@@ -246,7 +247,10 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
                 outputs = captures[v.label].iter()
             ref = reference if (reference is not None and v.mode != "frame") else None
             q = _quality(source, outputs, ref)
+            if video_seams is None:
+                video_seams = q["source_seams"]
             row.update(warping_error=q["warping_error"], psnr=q["psnr"], psnr_eighth=q["psnr_eighth"],
+                       seams=q["seams"],
                        sharpness_ratio=q["sharpness_ratio"] if ref is not None else (1.0 if v.mode == "frame" else None))
     base = next((row for row in rows if row["mode"] == "frame" and "fps" in row), None)
     floor = next((row for row in rows if row["mode"] == FLOOR_LABEL and "fps" in row), None)
@@ -265,7 +269,7 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
         "frames": len(types) or (rows[0].get("frames") if rows else 0),
         "frame_types": "".join(types),
         "reference": "frame" if base is not None else None,
-        "source": {"warping_error": source_we},
+        "source": {"warping_error": source_we, "seams": video_seams},
         "rows": rows,
     }
 
