@@ -7,6 +7,7 @@ blocks are grouped into few rectangles, because every rectangle pays the margin 
 """
 from __future__ import annotations
 
+import heapq
 from typing import List, Tuple
 
 import numpy as np
@@ -53,26 +54,51 @@ def expand(rect: Rect, margin: int, height: int, width: int) -> Rect:
 def merge_cheaper(rects: List[Rect]) -> List[Rect]:
     """Join two crops whenever one crop over both costs no more network work than the two apart
     (the network's cost grows with the pixels it sees), until no such pair is left; the pair that
-    saves most goes first."""
+    saves most goes first (ties: the lowest indices).
+
+    Pairs live in a heap: after a merge only the new crop's pairs are computed (one vectorised
+    row), so n crops cost O(n^2 log n) rather than the O(n^3) of rescanning every pair after every
+    merge (10 s for 30 % scattered dirty blocks at 720p).
+    """
     if len(rects) < 2:
         return list(rects)
     r = np.array(rects, np.int64).reshape(-1, 4)
-    alive = np.ones(len(r), bool)
-    while True:
-        # all pairwise savings at once: area(a) + area(b) - area(union(a, b))
-        area = (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
-        lo = np.minimum(r[:, None, :2], r[None, :, :2])
-        hi = np.maximum(r[:, None, 2:], r[None, :, 2:])
-        union = (hi[..., 0] - lo[..., 0]) * (hi[..., 1] - lo[..., 1])
-        saving = (area[:, None] + area[None, :] - union).astype(np.float64)
-        saving[~(alive[:, None] & alive[None, :])] = -np.inf
-        saving[np.tril_indices(len(r))] = -np.inf
-        i, j = np.unravel_index(int(np.argmax(saving)), saving.shape)
-        if saving[i, j] < 0:
-            return [tuple(int(v) for v in row) for row, keep in zip(r, alive) if keep]
+    n = len(r)
+    alive = np.ones(n, bool)
+    version = np.zeros(n, np.int64)
+    heap: List[Tuple[int, int, int, int, int]] = []
+    for i in range(n - 1):
+        _push_savings(heap, r, i, np.arange(i + 1, n), version)
+    while heap:
+        neg, i, j, vi, vj = heapq.heappop(heap)
+        if not (alive[i] and alive[j]) or version[i] != vi or version[j] != vj:
+            continue  # a stale pair: one side has merged since
         r[i, :2] = np.minimum(r[i, :2], r[j, :2])
         r[i, 2:] = np.maximum(r[i, 2:], r[j, 2:])
         alive[j] = False
+        version[i] += 1
+        others = np.flatnonzero(alive)
+        _push_savings(heap, r, i, others[others != i], version)
+    return [tuple(int(v) for v in row) for row, keep in zip(r, alive) if keep]
+
+
+def _push_savings(heap: list, r: np.ndarray, i: int, others: np.ndarray, version: np.ndarray) -> None:
+    """Push ``(-saving, low, high, version_low, version_high)`` for every pair of ``i`` with one
+    of ``others`` whose union costs no more than the two crops apart (pairs are ordered by index,
+    so ties pop in the order a scan of all pairs would take them)."""
+    if not len(others):
+        return
+    a = r[i]
+    b = r[others]
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = ((np.maximum(a[2], b[:, 2]) - np.minimum(a[0], b[:, 0]))
+             * (np.maximum(a[3], b[:, 3]) - np.minimum(a[1], b[:, 1])))
+    saving = area_a + area_b - union
+    keep = saving >= 0
+    for j, value in zip(others[keep].tolist(), saving[keep].tolist()):
+        low, high = (i, j) if i < j else (j, i)
+        heapq.heappush(heap, (-int(value), low, high, int(version[low]), int(version[high])))
 
 
 def plan_tiles(dirty: np.ndarray, block: int, margin: int, height: int, width: int) -> List[Rect]:
