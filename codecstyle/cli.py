@@ -261,6 +261,9 @@ COMMANDS = {"process": cmd_process, "styles": cmd_styles, "bench": cmd_bench, "i
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # Before numpy loads: its OpenBLAS threads spin after small calls and fight torch's threads
+    # (see ``render.tasks.thread_env``). A value the user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
