@@ -287,3 +287,49 @@ def test_grid_seams_moves_with_patchwork_only():
     assert grid_seams(patch) > whole + 0.2
     assert grid_seams(np.zeros((64, 64, 3), np.uint8)) is None  # no texture
     assert grid_seams(base[:12, :12]) is None  # under two grid cells
+
+
+def _strokes_image(seed=0, h=192, w=256):
+    """Short brush strokes in random directions on a mid-grey canvas, as a painted frame has."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 128, np.uint8)
+    for _ in range(4000):
+        x, y = rng.integers(0, w), rng.integers(0, h)
+        angle = rng.uniform(0, np.pi)
+        dx, dy = int(7 * np.cos(angle)), int(7 * np.sin(angle))
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        cv2.line(img, (x - dx, y - dy), (x + dx, y + dy), color, 2)
+    return img
+
+
+def test_stroke_distance_sees_melting_not_shifts():
+    """Strokes stretched, sheared or swirled (carried geometry gone wrong) or washed out raise the
+    distance far above what a shift of the same painting or a new painting of it gives."""
+    import cv2
+
+    from codecstyle.quality import QualityAccumulator, stroke_distance
+
+    a = _strokes_image(0)
+    h, w = a.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    def remap(mx, my):
+        return cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    assert stroke_distance(a, a) == 0.0
+    shifted = stroke_distance(np.roll(a, (3, 5), axis=(0, 1)), a)
+    repainted = stroke_distance(_strokes_image(1), a)  # other strokes, same statistics
+    stretched = stroke_distance(remap(xx / 3 + w / 3, yy), a)
+    sheared = stroke_distance(remap(xx + 0.8 * (yy - h / 2), yy), a)
+    swirled = stroke_distance(remap(xx + 12 * np.sin(yy / 8), yy + 12 * np.sin(xx / 8)), a)
+    washed = stroke_distance(cv2.GaussianBlur(a, (0, 0), 2.0), a)
+    assert shifted < 0.1 and repainted < 0.2
+    for melted in (stretched, sheared, washed):
+        assert melted > repainted + 0.1, (melted, repainted)
+    assert swirled > repainted + 0.05  # swirls turn strokes less than a stretch does
+    assert stroke_distance(np.full_like(a, 128), np.full_like(a, 128)) is None  # no texture
+    acc = QualityAccumulator()
+    acc.feed(a, a, a)
+    assert acc.summary()["strokes"] == 0.0

@@ -80,8 +80,8 @@ def format_table(report: dict) -> str:
                  f"after {s['warmup']} warm-up frames; as process runs it (norm {s.get('norm', '?')}, "
                  f"encode included)")
         header = (["mode", "fps", "min-max", "speedup", "x floor"] + [f"{st} ms" for st in stages]
-                  + ["net px", "peak MB", "warp e-3", "PSNR dB", "PSNR 1/8", "sharp", "seams"])
-        align = "lrrrr" + "r" * len(stages) + "rrrrrrr"
+                  + ["net px", "peak MB", "warp e-3", "PSNR dB", "PSNR 1/8", "sharp", "strokes", "seams"])
+        align = "lrrrr" + "r" * len(stages) + "rrrrrrrr"
         lines = []
         for r in rows:
             if "error" in r and "fps" not in r:
@@ -101,10 +101,11 @@ def format_table(report: dict) -> str:
                    "ref" if ref else _num(r.get("psnr"), ".2f"),
                    "ref" if ref else _num(r.get("psnr_eighth"), ".2f"),
                    _num(r.get("sharpness_ratio"), ".2f"),
+                   "ref" if ref else _num(r.get("strokes"), ".3f"),
                    _num(r.get("seams"), ".3f")])
         src = video["source"].get("warping_error")
-        lines.append(["source"] + [""] * (len(header) - 6)
-                     + [_num(_milli(src), ".3f"), "", "", "", _num(video["source"].get("seams"), ".3f")])
+        lines.append(["source"] + [""] * (len(header) - 7)
+                     + [_num(_milli(src), ".3f"), "", "", "", "", _num(video["source"].get("seams"), ".3f")])
         floor = next((r for r in rows if r.get("kind") == "floor"), None)
         block = [title] + _table(header, lines, align)
         notes = []
@@ -120,7 +121,9 @@ def format_table(report: dict) -> str:
         notes.append("stage columns: ms per frame. net px: share of pixels through the network. "
                      "warp e-3: temporal warping error x1000 (lower is steadier; 'source' is the input "
                      "itself). PSNR: fidelity to frame mode at full and 1/8 scale. sharp: Laplacian "
-                     "variance over frame mode's. seams: mean luma step across the 8 px block grid over "
+                     "variance over frame mode's. strokes: how differently strokes run than in frame "
+                     "mode's frames (orientation histograms and gradient energy per 32 px patch; 0 = the "
+                     "same; melting, smearing and mush raise it). seams: mean luma step across the 8 px block grid over "
                      "the mean step elsewhere (patchwork; compare with frame mode's and the source's).")
         block += ["  " + n for n in notes]
         blocks.append("\n".join(block))
