@@ -333,3 +333,8 @@ def test_stroke_distance_sees_melting_not_shifts():
     acc = QualityAccumulator()
     acc.feed(a, a, a)
     assert acc.summary()["strokes"] == 0.0
+    own = QualityAccumulator()  # no reference (frame mode itself): its consecutive frames
+    b = _strokes_image(1)
+    own.feed(a, a)
+    own.feed(b, b)
+    assert own.summary()["strokes"] == pytest.approx(stroke_distance(b, a))

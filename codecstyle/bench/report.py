@@ -101,7 +101,7 @@ def format_table(report: dict) -> str:
                    "ref" if ref else _num(r.get("psnr"), ".2f"),
                    "ref" if ref else _num(r.get("psnr_eighth"), ".2f"),
                    _num(r.get("sharpness_ratio"), ".2f"),
-                   "ref" if ref else _num(r.get("strokes"), ".3f"),
+                   _num(r.get("strokes"), ".3f"),
                    _num(r.get("seams"), ".3f")])
         src = video["source"].get("warping_error")
         lines.append(["source"] + [""] * (len(header) - 7)
@@ -123,7 +123,8 @@ def format_table(report: dict) -> str:
                      "itself). PSNR: fidelity to frame mode at full and 1/8 scale. sharp: Laplacian "
                      "variance over frame mode's. strokes: how differently strokes run than in frame "
                      "mode's frames (orientation histograms and gradient energy per 32 px patch; 0 = the "
-                     "same; melting, smearing and mush raise it). seams: mean luma step across the 8 px block grid over "
+                     "same; melting, smearing and mush raise it); frame mode's row: between its own "
+                     "consecutive frames, the scale to read it against. seams: mean luma step across the 8 px block grid over "
                      "the mean step elsewhere (patchwork; compare with frame mode's and the source's).")
         block += ["  " + n for n in notes]
         blocks.append("\n".join(block))

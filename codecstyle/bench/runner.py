@@ -250,7 +250,7 @@ def _bench_video(path: str, opts: BenchOptions, variants: List[Variant]) -> dict
             if video_seams is None:
                 video_seams = q["source_seams"]
             row.update(warping_error=q["warping_error"], psnr=q["psnr"], psnr_eighth=q["psnr_eighth"],
-                       seams=q["seams"], strokes=q["strokes"] if ref is not None else (0.0 if v.mode == "frame" else None),
+                       seams=q["seams"], strokes=q["strokes"],
                        sharpness_ratio=q["sharpness_ratio"] if ref is not None else (1.0 if v.mode == "frame" else None))
     base = next((row for row in rows if row["mode"] == "frame" and "fps" in row), None)
     floor = next((row for row in rows if row["mode"] == FLOOR_LABEL and "fps" in row), None)
