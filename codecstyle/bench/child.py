@@ -16,23 +16,20 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import CodecStyleError
 from ..options import ProcessOptions, RenderOptions
+from .peer import vm_hwm
 
 
 def peak_rss_bytes() -> Optional[int]:
     """This process's peak resident memory: VmHWM (per address space, so exact after spawn)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = vm_hwm("self")
+    if peak is not None:
+        return peak
     try:
         import resource
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -66,12 +63,12 @@ def child_run(job: dict) -> dict:
         summary = render_film(job["input"], job["output"], opts, render, progress=False, frame_costs=True)
         costs = list(summary.render.get("frame_costs") or [])
         peak = _tree_peak(summary.render)
-    types = _capture(job, opts)
+    types = _capture(job, opts, (summary.height, summary.width))
     os.remove(job["output"])
     result = summary.as_dict()
     result.get("render", {}).pop("frame_costs", None)
     return {"summary": result, "costs": costs, "types": types, "peak_rss": peak,
-            "shape": _shape(job, summary), "torch_threads": summary.render.get("threads")}
+            "shape": [summary.height, summary.width], "torch_threads": summary.render.get("threads")}
 
 
 def _tree_peak(render: dict) -> Optional[int]:
@@ -84,45 +81,28 @@ def _tree_peak(render: dict) -> Optional[int]:
     return int(main + render.get("workers", 0) * peaks.get("worker_max", 0) * 2 ** 20)
 
 
-def _shape(job: dict, summary) -> list:
-    return [summary.height, summary.width]
-
-
-def _capture(job: dict, opts: ProcessOptions) -> List[str]:
-    """Write the encoded output's frames (cropped to the processing size) and, if asked, the
-    source's, as raw uint8 files; returns the source's picture types."""
+def _capture(job: dict, opts: ProcessOptions, shape: Tuple[int, int]) -> List[str]:
+    """Write the encoded output's frames (cropped to the processing size ``shape``, (H, W)) and,
+    if asked, the source's, as raw uint8 files; returns the source's picture types."""
     import av
 
     from ..pipeline import frame_size
     from ..video.reader import probe, read_frames
 
     types: List[str] = []
-    size = None
-    if job.get("capture_src") or job.get("capture_out"):
-        info = probe(job["input"])
-        size = frame_size(info, opts.max_size)
-        with open(job["capture_src"], "wb") if job.get("capture_src") else _Null() as fh:
+    height, width = shape
+    if job.get("capture_src"):
+        size = frame_size(probe(job["input"]), opts.max_size)
+        with open(job["capture_src"], "wb") as fh:
             for record in read_frames(job["input"], size=size, vectors=False, max_frames=opts.max_frames):
                 types.append(record.pict_type)
                 fh.write(np.ascontiguousarray(record.rgb).tobytes())
-                height, width = record.rgb.shape[:2]
     if job.get("capture_out"):
         with av.open(job["output"]) as container, open(job["capture_out"], "wb") as fh:
             for frame in container.decode(video=0):
                 rgb = frame.to_ndarray(format="rgb24")[:height, :width]  # the writer pads odd sizes
                 fh.write(np.ascontiguousarray(rgb).tobytes())
     return types
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def write(self, data) -> None:
-        pass
 
 
 def run_child(job: dict, label: str) -> dict:

