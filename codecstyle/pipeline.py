@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from .errors import CodecStyleError
 from .options import ProcessOptions
-from .progress import ProgressBar
+from .progress import TerminalBar
+from .render.progress import FilmProgress
 from .timing import StageTimer
 from .video.decode_report import DecodeReport
 from .video.reader import VideoInfo, fit_size, probe, read_frames
@@ -94,7 +95,7 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
     total = info.frame_count
     if options.max_frames:
         total = min(total, options.max_frames) if total else options.max_frames
-    bar = ProgressBar(total, label=os.path.basename(input_path), enabled=progress)
+    bar = _FrameProgress(total, TerminalBar(os.path.basename(input_path), enabled=progress))
     writer = None
     if output_path is not None:
         end_time = None
@@ -144,9 +145,30 @@ def stylize_range(input_path: str, output_path: Optional[str], options: ProcessO
     frames = read_frames(input_path, size=frame_size(info, options.max_size), vectors=needs_vectors(options),
                          max_frames=options.max_frames, threads=decode_threads, start_pts=first,
                          end_pts=end_pts, report=report, strict=options.strict, count_from=start_pts)
-    bar = ProgressBar(0, enabled=False)
+    bar = _FrameProgress(0, TerminalBar("", enabled=False))
     return _run(input_path, output_path, options, info, frames, stylizer, writer, bar, on_frame, stats_at,
                 emit_from=start_pts if first != start_pts else None, report=report)
+
+
+class _FrameProgress:
+    """One file's frames as a one-segment ``FilmProgress``, shown on a ``TerminalBar``."""
+
+    def __init__(self, total: int, terminal: TerminalBar):
+        self.terminal = terminal
+        self.model = FilmProgress({0: total}, (), [terminal])
+
+    def update(self, done: int) -> None:
+        if done == 1:
+            self.model.event(("start", 0, "inline"))
+        if done > self.model.total:  # the container's frame count was an estimate
+            self.model.planned[0] = self.model.total = done
+        self.model.event(("frames", 0, done))
+
+    def close(self) -> None:
+        self.terminal.close()
+
+    def abandon(self) -> None:
+        self.terminal.abandon()
 
 
 def _new_stylizer(options: ProcessOptions) -> Optional["Stylizer"]:
@@ -156,7 +178,7 @@ def _new_stylizer(options: ProcessOptions) -> Optional["Stylizer"]:
 
 
 def _run(input_path: str, output_path: Optional[str], options: ProcessOptions, info: VideoInfo, frames,
-         stylizer: Stylizer, writer: Optional[VideoWriter], bar: ProgressBar, on_frame: Optional[Callable],
+         stylizer: Stylizer, writer: Optional[VideoWriter], bar: "_FrameProgress", on_frame: Optional[Callable],
          stats_at: Optional[Callable[[int], Optional[NormStats]]] = None,
          emit_from: Optional[int] = None, report: Optional[DecodeReport] = None) -> RunSummary:
     """reader -> engine -> writer for the ``frames`` iterator; the writer is closed (or aborted).

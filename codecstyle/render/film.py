@@ -20,7 +20,7 @@ import dataclasses
 import os
 import resource
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ..errors import CodecStyleError
 from ..options import ProcessOptions, RenderOptions
@@ -31,6 +31,7 @@ from ..video.writer import VideoWriter
 from . import norm as norm_mod
 from .concat import join_segments
 from .manifest import FORMAT, NORM, Manifest, input_identity
+from ..progress import TerminalBar
 from .progress import FilmProgress
 from .segments import SegmentPlan, plan_segments
 from .tasks import STATELESS_MODES, CaptureJob, SegmentJob, run_capture, run_segment
@@ -56,7 +57,7 @@ def make_backend(render: RenderOptions, jobs: int, pixels: int, on_event, statef
 
 def render_film(input_path: str, output_path: str, options: Optional[ProcessOptions] = None,
                 render: Optional[RenderOptions] = None, progress: bool = True,
-                frame_costs: bool = False) -> RunSummary:
+                frame_costs: bool = False, on_progress: Optional[Callable[[dict], None]] = None) -> RunSummary:
     """Stylize ``input_path`` into ``output_path`` in segments (see the module docstring).
 
     Returns the run summary; ``summary.render`` says how: workers, threads, backend, segments
@@ -64,7 +65,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     interruption reuses every finished segment. Raises ``CodecStyleError`` for user errors,
     before any work where it can. ``frame_costs``: ``summary.render["frame_costs"]`` lists each
     rendered frame's cost in seconds (the time since its segment's previous frame), in display
-    order (for ``bench``).
+    order (for ``bench``). ``progress``: a bar on stderr (``codecstyle.progress.TerminalBar``);
+    ``on_progress(snapshot)``: every progress snapshot (``render.progress``), for other views.
     """
     from ..nets.style_spec import parse_style
 
@@ -102,7 +104,9 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     description["version"] = __version__
     manifest = Manifest.open(output_path, description)
     label = os.path.basename(input_path)
-    bar = FilmProgress(label, {s.index: s.frames for s in plan.segments}, manifest.done, enabled=progress)
+    terminal = TerminalBar(label, enabled=progress)
+    bar = FilmProgress({s.index: s.frames for s in plan.segments}, manifest.done,
+                       [terminal] + ([on_progress] if on_progress else []))
     backend = warming = None
     rendered: List[dict] = []
     try:
@@ -135,7 +139,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
             for _, entry in backend.run(run_segment, jobs):
                 manifest.commit_segment(entry)
                 rendered.append(entry)
-        bar.close()
+        terminal.close()
+        bar.stage("joining")
         t0 = time.perf_counter()
         entries = [manifest.done[s.index] for s in plan.segments]
         decode = _decode_report(entries, plan)
@@ -157,7 +162,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
             warming.wait()
         if backend is not None:
             backend.close(abort=True)
-        bar.abandon()
+        terminal.abandon()
         keep = manifest.has_work
         manifest.release(keep=keep)
         if keep and not isinstance(exc, CodecStyleError) and progress:
@@ -167,6 +172,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     if backend is not None:
         backend.close()
     manifest.release(keep=False)
+    bar.stage("done")
     summary = _summary(input_path, output_path, options, render, plan, entries, rendered, stages, started,
                        copied, dropped, backend, manifest)
     summary.decode = decode.as_dict()
@@ -183,6 +189,7 @@ def _sample_norm(backend, plan: SegmentPlan, info, options: ProcessOptions, norm
                  bar: FilmProgress) -> bytes:
     """Capture statistics of frames sampled across the film, in the workers; ``norm.npz`` bytes."""
     picks = norm_mod.sample_pts(plan, norm)
+    bar.stage("sampling")
     bar.note(f"sampling {len(picks)} frames for --norm {norm}")
     parts = max(1, min(backend.workers, len(picks)))
     chunks = [picks[i * len(picks) // parts:(i + 1) * len(picks) // parts] for i in range(parts)]
