@@ -8,7 +8,7 @@ import sys
 from typing import List, Optional
 
 from .errors import CodecStyleError
-from .options import BACKENDS, LOOKS, MODES, NORMS, ProcessOptions, RenderOptions
+from .options import BACKENDS, LOOKS, MODES, NORMS, ProcessOptions, RenderOptions, parse_time
 from .video.decode_report import DecodeReport
 
 DEFAULT_STYLE = "19"
@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_style_args(p)
     p.add_argument("--max-size", type=int, help="cap the longer side in pixels, for quick previews")
     p.add_argument("--frames", type=int, help="process only the first N frames")
+    p.add_argument("--start", metavar="T",
+                   help="begin T into the video, like ffmpeg -ss: seconds (12.5) or [hh:]mm:ss[.fff], counted "
+                        "from the first frame; the output (audio too) starts at 0")
+    p.add_argument("--duration", metavar="D",
+                   help="render only D of the video (from --start), like ffmpeg -t: seconds or [hh:]mm:ss[.fff]; "
+                        "with --frames, the first N frames of that")
     p.add_argument("--codec", default="libx264", help="output video encoder (default libx264)")
     p.add_argument("--crf", type=float, default=18.0, help="encoder quality, lower is better (default 18)")
     p.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
@@ -133,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="draw speedups, warping errors and a per-frame timeline")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines and no table")
 
+    p = sub.add_parser("serve", help="a local web page to paint a film, follow its render and download it "
+                                     "(pip install 'codecstyle[web]')")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default %(default)s: this machine only; any other address "
+                        "lets anyone on the network use it)")
+    p.add_argument("--port", type=int, default=8765, help="port (default %(default)s; 0: any free port)")
+    p.add_argument("--jobs", metavar="DIR",
+                   help="where uploads, job state and results live (default: codecstyle/jobs in your user "
+                        "data folder)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.add_argument("--concurrent", type=int, default=1, metavar="N",
+                   help="jobs rendered at once (default 1: a queue; each render uses every core)")
+
     p = sub.add_parser("inspect", help="GOP structure, frame types, motion-vector coverage, codec settings")
     p.add_argument("input", metavar="VIDEO", help="video to inspect")
     p.add_argument("--frames", type=int, help="read only the first N frames")
@@ -159,7 +178,9 @@ def cmd_process(args) -> int:
                              preserve_color=args.preserve_color, max_size=args.max_size,
                              style_image=args.style_image, look=args.look,
                              max_frames=args.frames, codec=args.codec, crf=args.crf,
-                             preset=args.preset, device=args.device, strict=args.strict)
+                             preset=args.preset, device=args.device, strict=args.strict,
+                             start=None if args.start is None else parse_time(args.start, "--start"),
+                             duration=None if args.duration is None else parse_time(args.duration, "--duration"))
     render = RenderOptions(workers=args.workers, threads=args.threads, segment_seconds=args.segment_seconds,
                            norm=args.norm, backend=args.backend, ray_address=args.ray_address)
     summary = render_film(input_path, output, options, render, progress=not args.quiet)
@@ -257,7 +278,19 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-COMMANDS = {"process": cmd_process, "styles": cmd_styles, "bench": cmd_bench, "inspect": cmd_inspect}
+def cmd_serve(args) -> int:
+    from .web.server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise CodecStyleError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.concurrent < 1:
+        raise CodecStyleError(f"--concurrent must be at least 1, got {args.concurrent}")
+    serve(args.host, args.port, args.jobs, open_browser=args.open, concurrent=args.concurrent)
+    return 0
+
+
+COMMANDS = {"process": cmd_process, "styles": cmd_styles, "bench": cmd_bench, "inspect": cmd_inspect,
+            "serve": cmd_serve}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -114,7 +114,14 @@ def init_worker(threads: int, events, parent: int) -> None:
     os.environ.update(tasks.thread_env(threads))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tasks._EVENTS = events
-    try:  # Linux: the kernel kills this process when its parent dies
+    die_with_parent(parent)
+    tasks.prepare_process(threads)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process ``parent`` dies, even by ``kill -9``, so no orphan keeps
+    computing: at once where the kernel offers it (Linux), else within half a second."""
+    try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (AttributeError, OSError):
         pass
@@ -125,7 +132,6 @@ def init_worker(threads: int, events, parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="codecstyle-parent-watch", daemon=True).start()
-    tasks.prepare_process(threads)
 
 
 class LocalPool:
