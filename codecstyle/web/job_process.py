@@ -1,4 +1,5 @@
-"""One job's render, in a process of its own: ``python -m codecstyle.web.job_process JOB_DIR PARENT``.
+"""One job's render, in a process of its own:
+``python -m codecstyle.web.job_process JOB_DIR PARENT [SEGMENT_SECONDS]``.
 
 The server's runner starts it and reads its stdout: one JSON object per line,
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Optional
 
 from ..errors import CodecStyleError
 from .form import process_options
@@ -27,8 +29,9 @@ def _send(out, message: dict) -> None:
     out.flush()
 
 
-def run_job(directory: str, out) -> int:
-    """Render the job in ``directory`` into its ``result.mp4``, reporting on ``out``; the exit code."""
+def run_job(directory: str, out, segment_seconds: Optional[float] = None) -> int:
+    """Render the job in ``directory`` into its ``result.mp4``, reporting on ``out``; the exit
+    code. ``segment_seconds``: as ``process --segment-seconds`` (None: automatic)."""
     from ..options import RenderOptions
     from ..render.film import render_film
 
@@ -36,7 +39,8 @@ def run_job(directory: str, out) -> int:
         record = json.load(handle)
     try:
         options = process_options(record["options"], record.get("style_image"))
-        summary = render_film(record["input"], os.path.join(directory, RESULT), options, RenderOptions(),
+        summary = render_film(record["input"], os.path.join(directory, RESULT), options,
+                              RenderOptions(segment_seconds=segment_seconds),
                               progress=False, on_progress=lambda snap: _send(out, {"progress": snap}))
     except CodecStyleError as exc:
         _send(out, {"error": str(exc)})
@@ -51,13 +55,14 @@ def run_job(directory: str, out) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     directory, parent = argv[0], int(argv[1])
+    segment_seconds = float(argv[2]) if len(argv) > 2 else None
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ``codecstyle process`` (cli.main)
     from ..render.workers import die_with_parent
 
     die_with_parent(parent)
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # nothing but messages on the channel
-    return run_job(directory, out)
+    return run_job(directory, out, segment_seconds)
 
 
 if __name__ == "__main__":

@@ -50,11 +50,13 @@ def _last_line(path: str) -> str:
 
 
 class JobRunner:
-    """Renders the ``store``'s unfinished jobs, ``concurrent`` at a time (default one: a queue)."""
+    """Renders the ``store``'s unfinished jobs, ``concurrent`` at a time (default one: a queue).
+    ``segment_seconds``: the renders' segment length (None: ``render_film``'s automatic one)."""
 
-    def __init__(self, store: JobStore, concurrent: int = 1):
+    def __init__(self, store: JobStore, concurrent: int = 1, segment_seconds: Optional[float] = None):
         self.store = store
         self.concurrent = max(1, concurrent)
+        self.segment_seconds = segment_seconds
         self.wake = threading.Condition()
         self.procs = {}
         self.stopping = False
@@ -123,6 +125,8 @@ class JobRunner:
         log_path = os.path.join(directory, LOG)
         with open(log_path, "ab") as log:
             cmd = [sys.executable, "-m", "codecstyle.web.job_process", directory, str(os.getpid())]
+            if self.segment_seconds:
+                cmd.append(str(self.segment_seconds))
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                     start_new_session=True, text=True)
         with self.wake:
