@@ -1,6 +1,8 @@
 """``ProcessOptions``: every setting of one stylization run, validated in one place."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -11,6 +13,26 @@ LOOKS = ("artistic", "photo")
 NORMS = ("global", "shot", "frame")
 BACKENDS = ("local", "ray")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+#: FFmpeg's time syntax: seconds (``12.5``), or ``[hh:]mm:ss[.fff]`` with minutes and seconds below 60.
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
+
+
+def parse_time(text: str, flag: str = "a time") -> float:
+    """Seconds from FFmpeg-style ``text``: ``12.5``, ``mm:ss`` or ``hh:mm:ss[.fff]`` (an optional
+    leading ``-`` negates it; ``validate`` decides what is allowed). ``flag`` names the option in
+    the error. Raises ``CodecStyleError`` (one line) for anything else."""
+    body = text.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    body = body[1:] if sign < 0 else body
+    clock = _CLOCK.fullmatch(body)
+    if clock:
+        hours, minutes, seconds = int(clock.group(1) or 0), int(clock.group(2)), float(clock.group(3))
+        if minutes < 60 and seconds < 60:
+            return sign * (hours * 3600 + minutes * 60 + seconds)
+    elif re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", body):
+        return sign * float(body)
+    raise CodecStyleError(f"{flag} takes seconds (12.5) or [hh:]mm:ss[.fff] (1:02:03.5), got {text!r}")
 
 
 @dataclass
@@ -33,6 +55,13 @@ class ProcessOptions:
     - look: ``artistic`` (brush strokes, the default) or ``photo`` (a colour grade toward the
       style image, no network).
     - strict: refuse a damaged or cut-short input instead of rendering the frames that decode.
+    - start: seconds into the video (``--start``, FFmpeg's ``-ss``), counted from the first
+      video frame's display time (that frame is 0 even where a file's timestamps begin
+      elsewhere); the render begins with the first frame at or after it, and every output stream
+      is shifted so that this frame is at 0. None: from the first frame, times kept as they are.
+    - duration: seconds (``--duration``, FFmpeg's ``-t``): only frames displayed before
+      ``start + duration``; audio is cut at the next frame's time. None: to the end.
+      ``max_frames`` still caps the count (the first N frames of the excerpt).
     """
 
     mode: str = "codec"
@@ -49,6 +78,8 @@ class ProcessOptions:
     style_image: Optional[str] = None
     look: str = "artistic"
     strict: bool = False
+    start: Optional[float] = None
+    duration: Optional[float] = None
 
     def validate(self) -> "ProcessOptions":
         if self.look not in LOOKS:
@@ -65,6 +96,10 @@ class ProcessOptions:
             raise CodecStyleError(f"--max-size must be at least 16 pixels, got {self.max_size}")
         if self.max_frames is not None and self.max_frames < 1:
             raise CodecStyleError(f"--frames must be at least 1, got {self.max_frames}")
+        if self.start is not None and not (math.isfinite(self.start) and self.start >= 0):
+            raise CodecStyleError(f"--start must be 0 or more seconds, got {self.start:g}")
+        if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
+            raise CodecStyleError(f"--duration must be more than 0 seconds, got {self.duration:g}")
         if not 0 <= self.crf <= 63:
             raise CodecStyleError(f"--crf must be between 0 and 63, got {self.crf}")
         if self.codec in ("libx264", "libx265") and self.preset not in PRESETS:

@@ -86,9 +86,13 @@ def stylize_video(input_path: str, output_path: Optional[str], options: ProcessO
 
     ``on_frame(record, stylized_rgb)`` is called for every finished frame in display order.
     The output is written to a temporary name and renamed at the end; on any error nothing is
-    left at ``output_path`` and the input is never touched.
+    left at ``output_path`` and the input is never touched. Excerpts (``options.start`` or
+    ``duration``) are ``codecstyle.render.render_film``'s; here they raise ``CodecStyleError``.
     """
     options.validate()
+    if options.start is not None or options.duration is not None:
+        raise CodecStyleError("--start and --duration are rendered by codecstyle.render.render_film, "
+                              "not by stylize_video")
     info = probe(input_path)
     size = frame_size(info, options.max_size)
     stylizer = stylizer or _new_stylizer(options)

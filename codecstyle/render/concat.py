@@ -10,7 +10,9 @@ keeps them strictly increasing and never past the packet's pts (Matroska stores 
 packets that come without one get the next free tick).
 
 ``writer.mux_with_source`` adds the source's audio and subtitle streams, copied once, cut where
-the rendered part ends. The output is written under a temporary name and renamed when complete.
+the rendered part ends. An excerpt's segments keep the source's timestamps too (a resumed render
+reuses them as they are); the join moves every stream back by the excerpt's start, so the
+output starts at 0. The output is written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
@@ -66,9 +68,12 @@ class _Chain:
 
 
 def join_segments(paths: Sequence[str], source: VideoInfo, output_path: str,
-                  end_time: Optional[float] = None) -> Tuple[List[str], List[str], int]:
+                  end_time: Optional[float] = None,
+                  start_time: Optional[float] = None) -> Tuple[List[str], List[str], int]:
     """Write ``output_path`` from the video of ``paths`` (in order) and the source's audio and
-    subtitles. Returns ``(streams copied, streams dropped, video packets written)``."""
+    subtitles, cut to ``[start_time, end_time)`` (seconds on the source's clock; None: open) and,
+    with ``start_time``, moved back by it (``writer.mux_with_source``). Returns ``(streams
+    copied, streams dropped, video packets written)``."""
     if not paths:
         raise CodecStyleError("no segments to join")
     temp = partial_file(output_path, suffix=os.path.splitext(output_path)[1])
@@ -76,7 +81,7 @@ def join_segments(paths: Sequence[str], source: VideoInfo, output_path: str,
         with av.open(paths[0]) as first:
             template = first.streams.video[0]
             chain = _Chain(paths, _params(template))
-            copied, dropped = mux_with_source(temp, template, iter(chain), source.path, end_time)
+            copied, dropped = mux_with_source(temp, template, iter(chain), source.path, end_time, start_time)
         os.replace(temp, output_path)
     except BaseException as exc:
         try:

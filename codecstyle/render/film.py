@@ -87,7 +87,8 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
     VideoWriter(output_path, info, codec=options.codec, crf=options.crf, preset=options.preset).abort()
     t0 = time.perf_counter()
     stateful = options.mode not in STATELESS_MODES  # its segments warm up over the GOP before them
-    plan = plan_segments(input_path, render.segment_seconds, options.max_frames, WARMUP_GOPS if stateful else 0)
+    plan = plan_segments(input_path, render.segment_seconds, options.max_frames, WARMUP_GOPS if stateful else 0,
+                         start=options.start, duration=options.duration)
     if options.strict and plan.ends_early is not None:
         raise CodecStyleError(f"damaged video stream in {input_path}: the file ends early, "
                               f"after {plan.ends_early:.2f} s")
@@ -151,7 +152,7 @@ def render_film(input_path: str, output_path: str, options: Optional[ProcessOpti
         if decode.ends_early is not None:  # the audio is cut to the video that exists
             end_time = decode.ends_early if end_time is None else min(end_time, decode.ends_early)
         copied, dropped, packets = join_segments([manifest.path(e["file"]) for e in entries], info,
-                                                 output_path, end_time)
+                                                 output_path, end_time, plan.start_time)
         stages["join"] = time.perf_counter() - t0
         if packets != sum(e["frames"] for e in entries):
             raise RuntimeError(f"joined {packets} video packets from segments holding "

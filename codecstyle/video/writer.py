@@ -9,14 +9,16 @@ Writing happens in two passes, both into hidden temporary files beside the outpu
 
 With ``copy_streams=False`` (one segment of a film rendered in parts) pass 2 is skipped: the
 video-only file is renamed onto ``path``. ``mux_with_source`` is pass 2 on its own, for joining
-such segments: it takes any sequence of video packets and adds the source's audio/subtitles.
+such segments: it takes any sequence of video packets and adds the source's audio/subtitles,
+for an excerpt (``--start``) cut at its start and shifted with the video so the output starts at 0.
 """
 from __future__ import annotations
 
 import heapq
 import os
 import warnings
-from typing import Iterator, List, Optional, Tuple
+from fractions import Fraction
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import av
 import numpy as np
@@ -217,11 +219,20 @@ class VideoWriter:
 
 def mux_with_source(out_path: str, video_template: "av.video.stream.VideoStream",
                     video_packets: Iterator["av.Packet"], source_path: str,
-                    end_time: Optional[float] = None) -> Tuple[List[str], List[str]]:
+                    end_time: Optional[float] = None,
+                    start_time: Optional[float] = None) -> Tuple[List[str], List[str]]:
     """Write ``out_path``: one video stream (parameters from ``video_template``, packets in decode
     order with increasing dts, in the template's time base) plus the audio and subtitle streams
     of ``source_path``, packet-copied, interleaved by time. The extension of ``out_path`` picks
     the container. ``end_time`` (seconds) drops audio/subtitle packets starting at or after it.
+
+    ``start_time`` (seconds, on the source's clock: an excerpt's first video frame) moves every
+    stream, video included, back by that much, so the excerpt starts at 0, and drops the
+    audio/subtitle packets before it. An audio packet that straddles it is kept at a slightly
+    negative time where the container stores negative timestamps (MP4/MOV: an edit list trims
+    it, as it trims AAC's encoder priming, so audio and video start together to the sample);
+    elsewhere FFmpeg would move every stream to make room for it, so it is dropped, and the
+    audio starts less than one packet (AAC at 48 kHz: 21 ms) after the video.
 
     Returns ``(copied, dropped)`` stream labels such as ``"audio aac"``; streams the container
     cannot hold are dropped with a warning.
@@ -249,8 +260,12 @@ def mux_with_source(out_path: str, video_template: "av.video.stream.VideoStream"
             copied_labels.append(label)
         sources = [s for s in copied if s in targets]
         video_target = targets[video_template]
-        merged = heapq.merge(_timed_packets(video_packets, 0, None),
-                             _timed_packets(source_in.demux(sources) if sources else iter(()), 1, end_time))
+        source_packets = source_in.demux(sources) if sources else iter(())
+        if start_time is not None:
+            straddle = bool(out.format.flags & av.format.Flags.ts_negative.value)
+            source_packets = _from_start(source_packets, start_time, straddle)
+        merged = heapq.merge(_timed_packets(video_packets, 0, None, start_time),
+                             _timed_packets(source_packets, 1, end_time, start_time))
         for _, origin, _, packet in merged:
             packet.stream = video_target if origin == 0 else targets[packet.stream]
             out.mux(packet)
@@ -280,14 +295,32 @@ def _encoder_options(codec: str, crf: float, preset: str) -> dict:
     return {}  # other encoders keep their own defaults
 
 
-def _timed_packets(packets: Iterator["av.Packet"], origin: int,
-                   end_time: Optional[float]) -> Iterator[Tuple[float, int, int, "av.Packet"]]:
+def _from_start(packets: Iterator["av.Packet"], start_time: float,
+                straddle: bool) -> Iterator["av.Packet"]:
+    """``packets`` less those that start before ``start_time`` (seconds); with ``straddle``,
+    audio packets that start before it but end after it stay."""
+    for packet in packets:
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is None or packet.time_base is None:
+            yield packet  # no time to judge it by (flush packets): let the merge decide
+            continue
+        begin = float(stamp * packet.time_base)
+        end = begin + float((packet.duration or 0) * packet.time_base)
+        if begin >= start_time or (straddle and packet.stream.type == "audio" and end > start_time):
+            yield packet
+
+
+def _timed_packets(packets: Iterator["av.Packet"], origin: int, end_time: Optional[float],
+                   start_time: Optional[float] = None) -> Iterator[Tuple[float, int, int, "av.Packet"]]:
     """``(seconds, origin, sequence, packet)`` in demux order, for merging files by decode time.
 
     ``seconds`` never decreases (a running maximum of dts), as ``heapq.merge`` needs sorted
     inputs; ``origin`` and ``sequence`` break ties so packets are never compared. Skips the empty
     flush packets demux yields at the end; with ``end_time``, drops packets starting at or after it.
+    With ``start_time`` (seconds), packets are moved back by it (``seconds`` too); ``end_time`` is
+    on the source's clock, before the move.
     """
+    shifts: Dict[Fraction, int] = {}  # ticks to move back by, per time base
     last = float("-inf")
     for sequence, packet in enumerate(packets):
         if packet.dts is None and packet.size == 0:
@@ -300,4 +333,15 @@ def _timed_packets(packets: Iterator["av.Packet"], origin: int,
                 break  # files interleave streams within a second or so: nothing later can start before end_time
             if packet.pts is not None and float(packet.pts * packet.time_base) >= end_time:
                 continue
-        yield last, origin, sequence, packet
+        if start_time is None:
+            yield last, origin, sequence, packet
+            continue
+        if packet.time_base is not None:
+            # Rounded per time base as the muxer rounds timestamps it rescales, so the first video
+            # frame lands on 0 exactly whatever clock the segments were written on.
+            shift = shifts.setdefault(packet.time_base, int(round(start_time / packet.time_base)))
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+        yield last - start_time, origin, sequence, packet
