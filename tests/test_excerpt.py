@@ -220,3 +220,30 @@ def test_excerpt_resumes(tmp_path):
     fresh.mkdir()
     assert run_cli(*args, cwd=str(fresh)).returncode == 0
     assert [p.tobytes() for p in pictures(work / "resume.mp4")] == [p.tobytes() for p in pictures(fresh / "resume.mp4")]
+
+
+def test_an_excerpt_looks_like_the_same_frames_of_the_full_render(tmp_path):
+    """A preview must show the film's look: ``--norm global`` statistics come from frames
+    sampled across the whole film, not from the excerpt (whose frames here are far brighter)."""
+    from clips import texture
+
+    path = str(tmp_path / "ramp.mp4")
+    base = texture(64, 96).astype(np.float32)
+    with av.open(path, "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"crf": "12", "g": "12"}
+        for t in range(48):
+            rgb = np.clip(np.roll(base, 2 * t, axis=1) * (0.15 + 0.85 * t / 47), 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    style = ("--mode", "frame", "--style", "3", "--norm", "global", "--crf", "10")
+    process(path, tmp_path / "full.mp4", *style)
+    process(path, tmp_path / "part.mp4", *style, "--start", "1.44", "--duration", "0.4")
+    full, part = pictures(tmp_path / "full.mp4"), pictures(tmp_path / "part.mp4")
+    assert len(part) == 10
+    errors = [float(np.abs(a - b).mean()) for a, b in zip(full[36:46], part)]
+    assert max(errors) < 3.0, errors

@@ -52,10 +52,11 @@ class Capture:
 
 
 def sample_pts(plan: SegmentPlan, norm: str) -> List[int]:
-    """The pts of the frames to sample for ``norm`` (sorted, unique; empty for ``frame``)."""
+    """The pts of the frames to sample for ``norm`` (sorted, unique; empty for ``frame``), spread
+    over ``plan.look_pts`` (an excerpt: the whole film) or else the frames to render."""
     if norm == "frame":
         return []
-    frames = plan.frame_pts
+    frames = plan.frame_pts if plan.look_pts is None else plan.look_pts
     n = int(min(len(frames), max(SAMPLES[0], min(SAMPLES[1], len(frames) // FRAMES_PER_SAMPLE))))
     picks = {int(frames[min(len(frames) - 1, int((i + 0.5) * len(frames) / n))]) for i in range(n)}
     if norm == "shot" and plan.windowed:

@@ -79,6 +79,9 @@ class SegmentPlan:
     - ends_early: seconds after which the file's data stops although its index lists more
       frames, or reading failed (a cut-short download), else None; expected_frames: the
       index's frame count (0: unknown).
+    - look_pts: pts of the frames the film's look (``--norm`` statistics) is sampled from: the
+      whole film for an excerpt (``--start``/``--duration``), so a preview looks like the full
+      render; None: ``frame_pts``.
     """
 
     segments: Tuple[Segment, ...]
@@ -92,6 +95,7 @@ class SegmentPlan:
     ends_early: Optional[float] = None
     expected_frames: int = 0
     start_time: Optional[float] = None
+    look_pts: Optional[np.ndarray] = None
 
     @property
     def frames(self) -> int:
@@ -268,7 +272,7 @@ def plan_segments(path: str, target_seconds: Optional[float] = None,
         expected = max(0, expected - lo)  # an excerpt expects the frames from its start on
     return SegmentPlan(tuple(segments), tb, order, np.sort(packets.pts[packets.key]),
                        int(open_flags[packets.key].sum()), end_time, target, ends_early=ends_early,
-                       expected_frames=expected, start_time=start_time)
+                       expected_frames=expected, start_time=start_time, look_pts=every if excerpt else None)
 
 
 def _excerpt(order: np.ndarray, tb: Fraction, step: float, start: Optional[float],
