@@ -84,14 +84,15 @@ def test_submit_events_state_and_result(server, clip):
         event = {}
         for line in stream.iter_lines():
             if line.startswith("id: "):
-                event["id"] = int(line[4:])
+                event["id"] = line[4:]
             elif line.startswith("data: "):
                 event["data"] = json.loads(line[6:])
             elif not line and event:
                 events.append(event)
                 event = {}
-    ids = [e["id"] for e in events]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    runs = {e["id"].split("-")[0] for e in events}
+    ids = [int(e["id"].split("-")[1]) for e in events]
+    assert len(runs) == 1 and ids == sorted(ids) and len(set(ids)) == len(ids)
     last = events[-1]["data"]
     assert last["state"] == "done", last
     assert last["frames_done"] == last["frames_total"] == 48
@@ -99,9 +100,10 @@ def test_submit_events_state_and_result(server, clip):
     assert last["summary"]["frames"] == 48 and last["summary"]["streams_copied"]
     # A reconnecting browser sends the last id it saw: the stream goes on from there.
     with server.client.stream("GET", f"/api/jobs/{job_id}/events",
-                              headers={"Last-Event-ID": str(ids[-1])}) as stream:
+                              headers={"Last-Event-ID": events[-1]["id"]}) as stream:
         text = "".join(stream.iter_text())
-    assert f"id: {ids[-1]}" in text and '"state": "done"' in text
+    assert f"id: {events[-1]['id']}" in text and '"state": "done"' in text
+    assert server.store.root not in json.dumps(events[-1]["data"])  # nor where the server keeps jobs
 
     job = server.client.get(f"/api/jobs/{job_id}").json()
     assert job["state"] == "done" and job["result"] == f"/api/jobs/{job_id}/result"
@@ -213,3 +215,10 @@ def test_restart_resumes_an_unfinished_job(tmp_path, film):
         assert len(times) == 240
     finally:
         second.stop()
+
+
+def test_page_and_its_files_are_revalidated(server):
+    for path in ("/", "/static/app.js", "/static/app.css"):
+        response = server.client.get(path)
+        assert response.status_code == 200 and response.headers["cache-control"] == "no-cache", path
+    assert "/static/app.js" in server.client.get("/").text

@@ -6,7 +6,7 @@ the ``JobStore`` and the ``JobRunner``; the OpenAPI page is at ``/docs``.
     GET    /api/jobs               every job, newest first
     GET    /api/jobs/{id}          state, frames_done, frames_total, fps, eta_seconds, segments,
                                    error, and the run summary when done
-    GET    /api/jobs/{id}/events   the same as server-sent events, ids = the job's version
+    GET    /api/jobs/{id}/events   the same as server-sent events, ids ``<server run>-<job version>``
     GET    /api/jobs/{id}/result   the finished video (range requests work; ?download=1 saves)
     DELETE /api/jobs/{id}          cancel, and remove its files
     GET    /api/styles             the built-in styles, each with a thumbnail URL
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 from typing import Optional
 
 from fastapi import FastAPI, HTTPException, Request
@@ -37,13 +38,26 @@ POLL = 0.25
 KEEPALIVE = 15.0
 
 
+class RevalidatedFiles(StaticFiles):
+    """The page's script and styles, asked again (cheaply: ETag) on every load, so a browser
+    never runs an old script against a newer server."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def create_app(store: JobStore, runner: JobRunner, thumbnails: Optional[StyleThumbnails] = None) -> FastAPI:
     from .. import __version__
 
     app = FastAPI(title="codecstyle", version=__version__,
                   description="Paint a film: submit a video, follow its render, download the result.")
+    # Versions saved before a crash can be lower than ones already sent (progress is saved once
+    # a second), so an event id names this server run too: an id from another run means "resend".
+    run = secrets.token_hex(4)
     thumbnails = thumbnails or StyleThumbnails(os.path.join(store.root, ".cache"))
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", RevalidatedFiles(directory=STATIC), name="static")
 
     @app.exception_handler(CodecStyleError)
     async def user_error(request: Request, exc: CodecStyleError):
@@ -95,18 +109,18 @@ def create_app(store: JobStore, runner: JobRunner, thumbnails: Optional[StyleThu
     @app.get("/api/jobs", summary="Every job, newest first")
     def list_jobs():
         with store.lock:
-            return {"jobs": [job.public() for job in store.list()]}
+            return {"jobs": [store.public(job) for job in store.list()]}
 
     @app.get("/api/jobs/{job_id}", summary="A job's state and progress")
     def get_job(job_id: str):
         with store.lock:
-            return job_or_404(job_id).public()
+            return store.public(job_or_404(job_id))
 
     @app.get("/api/jobs/{job_id}/events", summary="Progress as server-sent events")
     async def events(job_id: str, request: Request):
         job_or_404(job_id)
-        last = request.headers.get("last-event-id", "")
-        sent = int(last) if last.isdigit() else -1
+        last_run, _, last_version = request.headers.get("last-event-id", "").partition("-")
+        sent = int(last_version) if last_run == run and last_version.isdigit() else -1
 
         async def stream():
             nonlocal sent
@@ -114,14 +128,14 @@ def create_app(store: JobStore, runner: JobRunner, thumbnails: Optional[StyleThu
             while not await request.is_disconnected():
                 with store.lock:
                     job = store.get(job_id)
-                    data = None if job is None else job.public()
+                    data = None if job is None else store.public(job)
                 if data is None:
                     yield "event: deleted\ndata: {}\n\n"
                     return
                 if data["version"] != sent or data["state"] in FINISHED:
                     sent = data["version"]
                     quiet = 0.0
-                    yield f"id: {sent}\nevent: job\ndata: {json.dumps(data, default=str)}\n\n"
+                    yield f"id: {run}-{sent}\nevent: job\ndata: {json.dumps(data, default=str)}\n\n"
                     if data["state"] in FINISHED:
                         return
                 elif quiet >= KEEPALIVE:

@@ -59,17 +59,34 @@ class Job:
     pid: Optional[int] = None  # the render process while one runs
     version: int = 0
 
-    def public(self) -> dict:
-        """What the API shows: everything but the process id and the input's server path
-        (unless the user named that path)."""
+    def public(self, directory: str) -> dict:
+        """What the API shows: everything but the process id and where the server keeps files.
+        An uploaded input is shown by its uploaded name (in errors and the summary too); other
+        paths inside the job's ``directory`` are shown relative to it. A path the user named
+        on the server's disk is shown as it is."""
         data = asdict(self)
         data.pop("pid")
         data["style_image"] = bool(self.style_image)
         data["uploaded"] = os.path.basename(self.input).startswith("input.")
+        shown = [(os.path.join(directory, ""), "")]
         if data["uploaded"]:
             data.pop("input")
+            shown.insert(0, (self.input, self.name))
         data["result"] = f"/api/jobs/{self.id}/result" if self.state == "done" else None
-        return data
+        return _replaced(data, shown)
+
+
+def _replaced(value, pairs):
+    """``value`` (JSON-like) with each ``(old, new)`` of ``pairs`` replaced in every string."""
+    if isinstance(value, str):
+        for old, new in pairs:
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {key: _replaced(item, pairs) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_replaced(item, pairs) for item in value]
+    return value
 
 
 def safe_ext(filename: Optional[str], default: str = "") -> str:
@@ -134,6 +151,10 @@ class JobStore:
             self.jobs[job.id] = job
             self.save(job)
         return job
+
+    def public(self, job: Job) -> dict:
+        """``job`` as the API shows it (``Job.public``)."""
+        return job.public(self.directory(job.id))
 
     def get(self, job_id: str) -> Optional[Job]:
         with self.lock:

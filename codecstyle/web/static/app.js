@@ -87,9 +87,8 @@ function parseTime(text) {
 }
 
 /** A server message for the page: no server-side folder of an uploaded file, one line, not too long. */
-function readable(text, job) {
+function readable(text) {
   let line = String(text ?? '').replace(/\s+/g, ' ').trim();
-  if (job) line = line.replace(/\S*\/[0-9a-f]{12}\/input(\.[A-Za-z0-9]+)?/g, job.name);
   if (line.startsWith('{') || line.startsWith('<')) line = 'the server sent an answer the page cannot read';
   return line.length > 400 ? `${line.slice(0, 400)}…` : line;
 }
@@ -463,7 +462,7 @@ function apply(job, fromStream = false) {
   showCurrent(job);
   const arrived = !known || known.state !== job.state;
   if (job.state === 'done' && state.playing !== job.id) play(job, arrived && known && job.preview);
-  if (job.state === 'failed' && arrived && known) showError(`The render failed: ${readable(job.error, job) || 'no reason given'}`);
+  if (job.state === 'failed' && arrived && known) showError(`The render failed: ${readable(job.error) || 'no reason given'}`);
 }
 
 function forget(id) {
@@ -550,7 +549,7 @@ function rowLine(job, pct) {
     case 'queued': return `${from}waiting`;
     case 'running': return `${from}${pct === null ? (job.stage || 'starting') : `${pct} %`}`;
     case 'done': return `${from}done${job.summary?.seconds ? ` in ${span(job.summary.seconds)}` : ''}`;
-    case 'failed': return `${from}failed: ${readable(job.error, job)}`;
+    case 'failed': return `${from}failed: ${readable(job.error)}`;
     default: return `${from}cancelled`;
   }
 }
@@ -575,7 +574,7 @@ ui.jobs.addEventListener('click', async (e) => {
   clearError();
   select(job.id);
   if (job.state === 'done') play(job, e.target.closest('.job-play') !== null);
-  else if (job.state === 'failed') showError(`The render failed: ${readable(job.error, job) || 'no reason given'}`);
+  else if (job.state === 'failed') showError(`The render failed: ${readable(job.error) || 'no reason given'}`);
   else if (!FINISHED.has(job.state)) follow(job.id);
 });
 
@@ -602,14 +601,14 @@ function percentOf(job) {
 function statusLine(job) {
   switch (job.state) {
     case 'queued': {
-      if (job.message) return readable(job.message, job);
+      if (job.message) return readable(job.message);
       const ahead = [...state.jobs.values()].filter((j) => !FINISHED.has(j.state) && j.id !== job.id
         && (j.state === 'running' || j.created < job.created)).length;
       return ahead ? `Waiting: ${ahead} job${ahead > 1 ? 's' : ''} ahead in the queue.` : 'Waiting to start…';
     }
     case 'running': {
       if (!job.message) return STAGES[job.stage] || 'Starting the render…';
-      const note = readable(job.message, job); // "sampling 4 frames for --norm global", "resuming: ..."
+      const note = readable(job.message); // "sampling 4 frames for --norm global", "resuming: ..."
       return `${note[0].toUpperCase()}${note.slice(1)}${/[.…:!?]$/.test(note) ? '' : '…'}`;
     }
     case 'done': {
@@ -618,7 +617,7 @@ function statusLine(job) {
       const rate = s.fps ? ` (${Number(s.fps).toFixed(1)} fps)` : '';
       return `Done: ${s.frames} frames painted in ${span(s.seconds)}${rate}.`;
     }
-    case 'failed': return `Failed: ${readable(job.error, job) || 'no reason given'}`;
+    case 'failed': return `Failed: ${readable(job.error) || 'no reason given'}`;
     case 'cancelled': return 'Cancelled.';
     default: return '';
   }
