@@ -26,3 +26,11 @@ def test_degrade_and_strips(tmp_path):
     pngs = strips(str(tmp_path / "strips"), [src, dst], every=10)
     assert [p.rsplit("_", 1)[1] for p in pngs] == ["00000.png", "00010.png", "00020.png"]
     assert cv2.imread(pngs[0]).shape == (96, 2 * 128, 3)  # side by side, full resolution
+
+
+def test_degrade_can_enlarge_a_small_clip(tmp_path):
+    src = make_clip(str(tmp_path / "small.mp4"), width=64, height=48, frames=5)
+    dst = str(tmp_path / "close_up.mp4")
+    assert degrade(src, dst, scale=2.5) == 5
+    with av.open(dst) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (160, 120)

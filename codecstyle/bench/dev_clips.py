@@ -35,20 +35,26 @@ def dim(rgb: np.ndarray, gamma: float, contrast: float, noise: float, rng: np.ra
 
 
 def degrade(src: str, dst: str, gamma: float = 2.2, contrast: float = 0.45, noise: float = 2.0,
-            frames: Optional[int] = None, seed: int = 0) -> int:
-    """Write ``dst`` (H.264, x264 defaults at crf 18, the source's frame rate and size) from the
-    first ``frames`` frames of ``src``, each made ``dim``. Returns the frames written."""
+            frames: Optional[int] = None, seed: int = 0, scale: float = 1.0) -> int:
+    """Write ``dst`` (H.264, x264 defaults at crf 18, the source's frame rate) from the first
+    ``frames`` frames of ``src``, each resized by ``scale`` (bicubic: a small face clip at the
+    size of a close-up) and made ``dim``. Returns the frames written."""
+    import cv2
+
     info = probe(src)
+    width, height = int(round(info.width * scale)), int(round(info.height * scale))
     rng = np.random.default_rng(seed)
     count = 0
     with av.open(dst, "w") as out:
         rate = info.average_rate or Fraction(25)
         stream = out.add_stream("libx264", rate=rate)
-        stream.width, stream.height = info.width - info.width % 2, info.height - info.height % 2
+        stream.width, stream.height = width - width % 2, height - height % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18"}
         for record in read_frames(src, vectors=False, max_frames=frames):
-            rgb = dim(record.rgb[:stream.height, :stream.width], gamma, contrast, noise, rng)
+            rgb = record.rgb if scale == 1.0 else cv2.resize(record.rgb, (width, height),
+                                                             interpolation=cv2.INTER_CUBIC)
+            rgb = dim(rgb[:stream.height, :stream.width], gamma, contrast, noise, rng)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = count
             frame.time_base = 1 / Fraction(rate)
@@ -93,6 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--contrast", type=float, default=0.45)
     p.add_argument("--noise", type=float, default=2.0)
     p.add_argument("--frames", type=int)
+    p.add_argument("--scale", type=float, default=1.0, help="resize by this factor first (bicubic)")
     p = sub.add_parser("strips", help="frames side by side, one PNG per frame index")
     p.add_argument("out_dir")
     p.add_argument("videos", nargs="+")
@@ -100,7 +107,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "degrade":
-            n = degrade(args.src, args.dst, args.gamma, args.contrast, args.noise, args.frames)
+            n = degrade(args.src, args.dst, args.gamma, args.contrast, args.noise, args.frames,
+                        scale=args.scale)
             print(f"wrote {args.dst} ({n} frames)", file=sys.stderr)
         else:
             for path in strips(args.out_dir, args.videos, args.every):
