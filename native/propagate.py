@@ -97,6 +97,9 @@ def compose_field(ref_of, vx, vy, cell, limit, ref_gen, ref_coord, scale):
 #: signals, but at a (0.35, 0.5) px shift it keeps only ~54 % of a stylized frame's Laplacian
 #: energy; -0.75 keeps ~67 % (measured on a 720p network output) at the same cost.
 CUBIC_A = -0.75
+#: Pixels by which a bi-predicted pixel's two sources may lie apart in their canvas and still be
+#: averaged (fully up to this, fading out over the next pixel).
+AGREE_PX = 0.5
 
 
 @njit(cache=True, inline="always")
@@ -168,11 +171,18 @@ def _render(canvases, canvas_luma, gen, coord, inv_scale, cur_luma, gen2, coord2
                 for k in range(3):
                     px[k] += fade * corr[cy, cx, k]
             lum = sample_gray(canvas_luma[s], sy, sx)
-            if two and weight2[y, x] > 0.0:
-                a = weight2[y, x]
+            a = weight2[y, x] if two else 0.0
+            if a > 0.0:
                 s2 = gen2[y, x]
                 ty = coord2[y, x, 0] * inv_scale
                 tx = coord2[y, x, 1] * inv_scale
+                # Two sources that reach the same place of the same canvas agree: their average
+                # only evens out drift. Two that reach different places hold two copies of the
+                # strokes, and their average is neither (half the texture's energy: mush); the
+                # first source alone is shown there.
+                apart = max(abs(ty - sy), abs(tx - sx)) if s2 == s else AGREE_PX + 1.0
+                a *= min(1.0, max(0.0, AGREE_PX + 0.5 - apart))
+            if a > 0.0:
                 q = _sample_rgb(canvases[s2], ty, tx)
                 for k in range(3):
                     v = q[k]
@@ -201,7 +211,8 @@ def render(canvases, canvas_luma, gen, coord, cur_luma, second=None, correction=
       ``scale`` steps per pixel (``compose_field``'s).
     - cur_luma ``(H, W)`` float32 decoded luma of the current frame.
     - second: ``(gen2, coord2, weight2)`` a second source per pixel (bi-prediction) and its
-      weight ``(H, W)`` float32 0..1; the two samples are averaged with that weight.
+      weight ``(H, W)`` float32 0..1; the two samples are averaged with that weight where both
+      reach the same canvas within ``AGREE_PX`` (else the first source alone is taken).
     - correction: ``(corr, slot, fade)``: ``corr`` ``(H, W, 3)`` float32 is added, times ``fade``
       (0..1), to every sample taken from canvas ``slot`` (the cross-fade after a refresh).
     Returns the ``(H, W, 3)`` uint8 frame and ``(H, W)`` float32 carried source luma minus decoded
