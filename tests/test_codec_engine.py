@@ -307,3 +307,20 @@ def test_distortion_is_zero_for_a_translation_and_sees_tears_and_stretch():
     assert np.allclose(block_distortion(other, torn, 16, 16), 0)
     assert CodecSettings(quality=0.5).distortion_threshold >= 1.0     # off by default
     assert CodecSettings(quality=1.0).distortion_threshold == pytest.approx(0.1)
+
+
+def test_an_in_gop_refresh_keeps_earlier_frames_until_they_are_displayed():
+    """A refresh inside a GOP becomes a canvas beside the remembered frames, which stay
+    references for the B-frames displayed before it, and are dropped once those are done."""
+    store = CanvasStore(8, 8, history=4, slots=4)
+    zeros = np.zeros((8, 8), np.float32)
+    store.start_over(0, np.zeros((8, 8, 3), np.uint8), zeros)
+    store.remember(4, zeros, np.zeros((8, 8), np.uint8), store.identity)
+    slot, flatten = store.claim_slot(8)
+    assert slot != 0 and not flatten
+    store.start_fade(8, slot, np.ones((8, 8, 3), np.float32), 4)
+    store.remember(8, zeros, np.full((8, 8), slot, np.uint8), store.identity)
+    assert store.references(6) == ([1, 0], [2]) and store.correction(6)[1] == slot
+    assert slot in set().union(*store.used_slots) and store.free_slot() not in (0, slot)
+    store.forget_before(8)
+    assert store.references(9) == ([2], []) and store.free_slot() == 0

@@ -65,7 +65,8 @@ class CanvasStore:
         self.canvas = np.zeros((slots, h, w, 3), np.uint8)
         self.canvas_luma = np.zeros((slots, h, w), np.uint8)
         self.identity = identity_coords(h, w, self.scale)
-        self.fade_corr: Optional[np.ndarray] = None  # (H, W, 3) float32, in canvas-0 coordinates
+        self.fade_corr: Optional[np.ndarray] = None  # (H, W, 3) float32, in canvas coordinates
+        self.fade_slot = 0  # the canvas whose samples get ``fade_corr`` back
         self.fade_center = 0
         self.fade_frames = 0
 
@@ -103,6 +104,11 @@ class CanvasStore:
         self.velocity[i] = None
         self.used_slots[i] = set()
 
+    def forget_before(self, display_index: int) -> None:
+        """Drop the remembered frames displayed before ``display_index``."""
+        for i in np.flatnonzero((self.display >= 0) & (self.display < display_index)):
+            self.forget(int(i))
+
     def forget_all(self) -> None:
         for i in range(len(self.display)):
             self.forget(i)
@@ -111,7 +117,7 @@ class CanvasStore:
     def free_slot(self) -> Optional[int]:
         live = set().union(*self.used_slots)
         if self.fade_corr is not None:
-            live.add(0)
+            live.add(self.fade_slot)
         for slot in range(self.slots):
             if slot not in live:
                 return slot
@@ -140,9 +146,14 @@ class CanvasStore:
         that difference back, fading linearly to nothing ``fade_frames`` display frames away."""
         self.forget_all()
         self.canvas[0], self.canvas_luma[0] = out, luma
-        self.fade_corr = fade_corr
-        self.fade_center, self.fade_frames = display_index, fade_frames
+        self.start_fade(display_index, 0, fade_corr, fade_frames)
         self.remember(display_index, luma, np.zeros(luma.shape, np.uint8), self.identity)
+
+    def start_fade(self, display_index: int, slot: int, fade_corr: Optional[np.ndarray], fade_frames: int) -> None:
+        """Samples of canvas ``slot`` get ``fade_corr`` back, fading linearly to nothing
+        ``fade_frames`` display frames away from ``display_index``."""
+        self.fade_corr, self.fade_slot = fade_corr, slot
+        self.fade_center, self.fade_frames = display_index, fade_frames
 
     def end_fade(self) -> None:
         """Drop the cross-fade (its canvas-0 difference is ``(H, W, 3)`` float32)."""
@@ -159,4 +170,4 @@ class CanvasStore:
         if self.fade_corr is None or self.fade_frames <= 0:
             return None
         fade = 1.0 - abs(display_index - self.fade_center) / self.fade_frames
-        return (self.fade_corr, 0, fade) if fade > 0 else None
+        return (self.fade_corr, self.fade_slot, fade) if fade > 0 else None

@@ -178,6 +178,7 @@ class CodecEngine(Engine):
         self.store: Optional[CanvasStore] = None
         self.refresh_frames: List[int] = []
         self.refreshed_at = float("-inf")  # time (s) of the last full pass
+        self.forget_before: Optional[int] = None  # display index of an in-GOP refresh
         self.refresh_reasons: Dict[str, int] = {}
         self.frame_log: List[Dict[str, object]] = []  # per processed frame: type, reason, shares
         self.vector_frames = 0
@@ -200,6 +201,11 @@ class CodecEngine(Engine):
             self.next_display += 1
         if self.store is not None:
             self.store.fade_passed(self.next_display)
+            if self.forget_before is not None and self.next_display > self.forget_before:
+                # every frame displayed before an in-GOP refresh is done: what it was carried from
+                # is not carried any further
+                self.store.forget_before(self.forget_before)
+                self.forget_before = None
         if final and self.ready:  # display indices with gaps cannot happen, but never lose a frame
             out.extend(self.ready[k] for k in sorted(self.ready))
             self.ready.clear()
@@ -231,8 +237,11 @@ class CodecEngine(Engine):
             # Only the picture and its failed blocks are faded from: the provenance fields and the
             # check's difference (~12 MB at 720p) are freed before the network's peak.
             kept = (pred.out, pred.dirty) if pred is not None else None
+            # A refresh inside a GOP keeps the references: the B-frames displayed before it are
+            # still to come and predicted from both sides (forgotten, their past ones are lost).
+            velocity = pred.velocity if self._note.get("reason") == "carried too long" else None
             pred = None
-            out = self._full(rec, luma, kept)
+            out = self._full(rec, luma, kept, velocity)
             reason = str(self._note.get("reason", "?"))
             self.refresh_reasons[reason] = self.refresh_reasons.get(reason, 0) + 1
         self.stats.frames += 1
@@ -241,10 +250,13 @@ class CodecEngine(Engine):
         self.frame_log.append(self._note)
         self.ready[rec.display_index] = (rec, out)
 
-    def _full(self, rec: FrameRecord, luma, kept: Optional[Tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    def _full(self, rec: FrameRecord, luma, kept: Optional[Tuple[np.ndarray, np.ndarray]],
+              velocity: Optional[np.ndarray] = None) -> np.ndarray:
         """The network on the whole frame. With ``kept``, the prediction's ``(out, dirty)`` (same
         shot), the propagated picture is kept on its clean blocks and fades into the new
-        stylization: no pop."""
+        stylization: no pop. With ``velocity`` (the prediction's per-cell motion) the new picture
+        becomes a canvas of its own beside the remembered frames, which stay references;
+        without, it starts the store over."""
         s = self.settings
         self.store.end_fade()  # replaced below; freed first, not held through the network pass
         with self.timer.stage("network"):
@@ -261,7 +273,16 @@ class CodecEngine(Engine):
             corr = kept_out.astype(np.float32)
             corr -= out
             corr *= keep[..., None]
-        self.store.start_over(rec.display_index, out, luma, corr, s.fade_frames)
+        if velocity is None:
+            self.store.start_over(rec.display_index, out, luma, corr, s.fade_frames)
+            self.forget_before = None
+        else:
+            slot, _ = self.store.claim_slot(rec.display_index)
+            self.store.canvas[slot], self.store.canvas_luma[slot] = out, luma
+            self.store.start_fade(rec.display_index, slot, corr, s.fade_frames)
+            self.store.remember(rec.display_index, luma, np.full(luma.shape, slot, np.uint8),
+                                self.store.identity, velocity)
+            self.forget_before = rec.display_index
         if corr is None:
             return out
         shown = corr + out
