@@ -156,7 +156,7 @@ class CanvasStore:
         self.fade_center, self.fade_frames = display_index, fade_frames
 
     def end_fade(self) -> None:
-        """Drop the cross-fade (its canvas-0 difference is ``(H, W, 3)`` float32)."""
+        """Drop the cross-fade (its difference is ``(H, W, 3)`` float32)."""
         self.fade_corr = None
 
     def fade_passed(self, processed_below: int) -> None:

@@ -178,7 +178,7 @@ class CodecEngine(Engine):
         self.store: Optional[CanvasStore] = None
         self.refresh_frames: List[int] = []
         self.refreshed_at = float("-inf")  # time (s) of the last full pass
-        self.forget_before: Optional[int] = None  # display index of an in-GOP refresh
+        self.in_gop_refresh: Optional[int] = None  # display index of a refresh that kept references
         self.refresh_reasons: Dict[str, int] = {}
         self.frame_log: List[Dict[str, object]] = []  # per processed frame: type, reason, shares
         self.vector_frames = 0
@@ -201,11 +201,11 @@ class CodecEngine(Engine):
             self.next_display += 1
         if self.store is not None:
             self.store.fade_passed(self.next_display)
-            if self.forget_before is not None and self.next_display > self.forget_before:
+            if self.in_gop_refresh is not None and self.next_display > self.in_gop_refresh:
                 # every frame displayed before an in-GOP refresh is done: what it was carried from
                 # is not carried any further
-                self.store.forget_before(self.forget_before)
-                self.forget_before = None
+                self.store.forget_before(self.in_gop_refresh)
+                self.in_gop_refresh = None
         if final and self.ready:  # display indices with gaps cannot happen, but never lose a frame
             out.extend(self.ready[k] for k in sorted(self.ready))
             self.ready.clear()
@@ -221,6 +221,7 @@ class CodecEngine(Engine):
         self._note = {"frame": rec.display_index, "type": rec.pict_type}
         before = self.stats.network_pixels
         out = pred = None
+        carried_too_long = False
         if self.store.empty:
             self._note["reason"] = "first frame"
         else:
@@ -231,6 +232,7 @@ class CodecEngine(Engine):
                 self._note["reason"] = "I-frame"
             elif rec.time - self.refreshed_at >= self.settings.carry_seconds:
                 self._note["reason"] = "carried too long"
+                carried_too_long = True
             else:
                 out = self._refine(rec, luma, pred)
         if out is None:
@@ -239,7 +241,7 @@ class CodecEngine(Engine):
             kept = (pred.out, pred.dirty) if pred is not None else None
             # A refresh inside a GOP keeps the references: the B-frames displayed before it are
             # still to come and predicted from both sides (forgotten, their past ones are lost).
-            velocity = pred.velocity if self._note.get("reason") == "carried too long" else None
+            velocity = pred.velocity if carried_too_long else None
             pred = None
             out = self._full(rec, luma, kept, velocity)
             reason = str(self._note.get("reason", "?"))
@@ -275,14 +277,14 @@ class CodecEngine(Engine):
             corr *= keep[..., None]
         if velocity is None:
             self.store.start_over(rec.display_index, out, luma, corr, s.fade_frames)
-            self.forget_before = None
+            self.in_gop_refresh = None
         else:
             slot, _ = self.store.claim_slot(rec.display_index)
             self.store.canvas[slot], self.store.canvas_luma[slot] = out, luma
             self.store.start_fade(rec.display_index, slot, corr, s.fade_frames)
             self.store.remember(rec.display_index, luma, np.full(luma.shape, slot, np.uint8),
                                 self.store.identity, velocity)
-            self.forget_before = rec.display_index
+            self.in_gop_refresh = rec.display_index
         if corr is None:
             return out
         shown = corr + out

@@ -86,7 +86,7 @@ function parseTime(text) {
   return (+(m[1] || 0)) * 3600 + (+m[2]) * 60 + parseFloat(m[3]);
 }
 
-/** A server message for the page: no server-side folder of an uploaded file, one line, not too long. */
+/** A server message for the page: one line, not too long (the server already shows uploads by name). */
 function readable(text) {
   let line = String(text ?? '').replace(/\s+/g, ' ').trim();
   if (line.startsWith('{') || line.startsWith('<')) line = 'the server sent an answer the page cannot read';
