@@ -1,4 +1,8 @@
-"""Wall-clock time per pipeline stage (decode, motion, propagate, network, encode, ...)."""
+"""Wall-clock time per pipeline stage (decode, motion, propagate, network, encode, ...).
+
+Stages are timed on the main thread and add up to (nearly) the run's time, except
+``encode_thread``: the encoder's own time on its thread, overlapping the others (``encode`` is
+what the main thread spent handing frames over and waiting for it)."""
 from __future__ import annotations
 
 import time

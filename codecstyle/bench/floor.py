@@ -44,6 +44,7 @@ def transcode(input_path: str, output_path: str, options: ProcessOptions,
                 on_frame(record, record.rgb)
         with timer.stage("encode"):
             writer.close()
+        timer.add("encode_thread", writer.encode_seconds)
     seconds = time.perf_counter() - start
     return RunSummary(input=input_path, output=output_path, frames=done, seconds=round(seconds, 3),
                       fps=round(done / seconds, 3) if seconds > 0 else 0.0, width=width, height=height,

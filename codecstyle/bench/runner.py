@@ -60,7 +60,7 @@ from .peer import PEER_COMMAND, peer_frames, run_peer, trim_clip
 
 __all__ = ["BenchReport", "run_bench"]
 
-STAGE_ORDER = ("decode", "motion", "propagate", "network", "encode")
+STAGE_ORDER = ("decode", "motion", "propagate", "network", "encode", "encode_thread")
 
 
 @dataclass

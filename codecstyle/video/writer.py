@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import CodecStyleError
 from ..partial_file import partial_file
 from .decoding import reason
+from .encode_thread import EncodeThread
 from .reader import VideoInfo
 
 #: Encoders whose quality is set with ``crf`` plus a named ``preset``.
@@ -57,6 +58,10 @@ class VideoWriter:
       frames from run to run here (it depends on memory it did not initialise); without it,
       files are about 9% larger at the same crf.
 
+    Frames are encoded on a thread of the writer's own (``EncodeThread``), overlapping the caller's
+    work; ``encode_seconds`` is the time spent encoding there. The bytes are the same as encoding
+    on the caller's thread.
+
     Use as a context manager: leaving the block normally calls ``close()``, an exception calls
     ``abort()``. Raises ``CodecStyleError`` for an unusable output path or codec, before encoding.
     """
@@ -81,6 +86,7 @@ class VideoWriter:
         self._stream = None
         self._size: Optional[Tuple[int, int]] = None  # (width, height) of the frames as given
         self._last_pts: Optional[int] = None
+        self._encoder: Optional[EncodeThread] = None
         self._done = False
 
         directory, name = os.path.split(self.path)
@@ -131,10 +137,19 @@ class VideoWriter:
         pad_rows, pad_cols = rgb.shape[0] % 2, rgb.shape[1] % 2
         if pad_rows or pad_cols:
             rgb = np.pad(rgb, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
+        # from_ndarray copies the pixels: the caller may reuse ``rgb`` once write returns
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = int(pts)
         frame.time_base = self.source.time_base
+        self._encoder.put(frame)
+
+    def _encode(self, frame: "av.VideoFrame") -> None:
         self._video_out.mux(self._stream.encode(frame))
+
+    @property
+    def encode_seconds(self) -> float:
+        """Seconds spent encoding on the writer's thread so far."""
+        return self._encoder.busy_seconds if self._encoder is not None else 0.0
 
     def _open_video_stream(self, width: int, height: int) -> None:
         rate = self.source.average_rate or None
@@ -149,6 +164,7 @@ class VideoWriter:
         if self.source.rotation:
             stream.set_display_rotation(self.source.rotation)
         self._stream, self._size = stream, (width, height)
+        self._encoder = EncodeThread(self._encode)
 
     # -- pass 2: mux and publish --------------------------------------------------------------
 
@@ -159,6 +175,7 @@ class VideoWriter:
         try:
             if self._stream is None:
                 raise CodecStyleError(f"no frames were written to {self.path}")
+            self._encoder.finish()
             self._video_out.mux(self._stream.encode())
             self._video_out.close()
             if self.copy_streams:
@@ -186,6 +203,8 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop and delete every temporary file; ``path`` is never created or touched."""
         self._done = True
+        if self._encoder is not None:
+            self._encoder.stop()
         if self._video_out is not None:
             try:
                 self._video_out.close()
