@@ -58,12 +58,11 @@ def make_engine(options: ProcessOptions, stylizer: Stylizer, timer: StageTimer, 
         from .style_images import load_style_images
 
         return LookEngine(load_style_images(options.style_image)[0][0], options.strength, timer)
+    settings = CodecSettings(quality=options.quality, frame_rate=float(info.average_rate or 25))
     if options.mode == "codec":
-        settings = CodecSettings(quality=options.quality)
         return CodecEngine(stylizer, timer, (info.width, info.height), info.codec, settings)
     if options.mode == "flow":
-        return FlowEngine(stylizer, timer, (info.width, info.height), info.codec,
-                          CodecSettings(quality=options.quality))
+        return FlowEngine(stylizer, timer, (info.width, info.height), info.codec, settings)
     return FrameEngine(stylizer, timer)
 
 
@@ -219,6 +218,7 @@ def _run(input_path: str, output_path: Optional[str], options: ProcessOptions, i
         if writer is not None:
             with timer.stage("encode"):
                 writer.close()
+            timer.add("encode_thread", writer.encode_seconds)
     except BaseException:
         if writer is not None:
             writer.abort()

@@ -324,3 +324,38 @@ def test_an_in_gop_refresh_keeps_earlier_frames_until_they_are_displayed():
     assert slot in set().union(*store.used_slots) and store.free_slot() not in (0, slot)
     store.forget_before(8)
     assert store.references(9) == ([2], []) and store.free_slot() == 0
+
+
+class _AlwaysWhole(CodecSettings):
+    @property
+    def full_refresh_share(self) -> float:
+        return -1.0  # every predicted frame is "mostly dirty"
+
+
+def test_every_refresh_within_a_shot_keeps_the_b_frames_past_references(tmp_path, stylizer):
+    """Not only a refresh for carrying too long: whatever the reason, a refresh within a shot
+    leaves the B-frames displayed before it their past references (once all of them were
+    forgotten and those B-frames were rebuilt from the refreshed frame alone)."""
+    path = make_clip(str(tmp_path / "ibbbp.mp4"), width=96, height=64, frames=16, gop=16, bframes=3)
+    info = probe(path)
+    records = list(read_frames(path))
+    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, _AlwaysWhole())
+    pasts = {}
+    predict = engine._predict
+
+    def spy(rec, luma):
+        pasts[rec.display_index] = (rec.pict_type, engine.store.references(rec.display_index)[0])
+        return predict(rec, luma)
+
+    engine._predict = spy
+    assert len(run_engine(engine, records)) == 16
+    assert engine.refresh_reasons.get("mostly dirty", 0) >= 8
+    b_frames = {i: past for i, (kind, past) in pasts.items() if kind == "B"}
+    assert b_frames and all(b_frames.values()), pasts
+
+
+def test_a_refresh_fades_in_over_the_same_time_at_any_frame_rate():
+    assert CodecSettings(frame_rate=25).fade_frames == 8
+    assert CodecSettings(frame_rate=10).fade_frames == 3
+    assert CodecSettings(frame_rate=60).fade_frames == 18
+    assert CodecSettings(frame_rate=90000).fade_frames == 36  # a variable-rate file's odd claim

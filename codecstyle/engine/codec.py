@@ -10,8 +10,10 @@ Per frame, in processing order (see ``order.py``):
    compared with the frame actually decoded (``check.py``). 16x16 blocks that differ (occlusion,
    intra blocks, wrong vectors, lighting, drift) are re-stylized as a few margin-padded tiles with
    frozen statistics and feathered in; the result becomes a new canvas.
-3. Full refresh at I-frames, scene cuts, and where tiles would cost about a whole frame. Unless
-   the shot changed, the propagated picture fades into the new one over a few frames.
+3. Full refresh at I-frames, scene cuts, where tiles would cost about a whole frame, and once
+   texture was carried ``carry_seconds``. Unless the shot changed, the propagated picture fades
+   into the new one over ``fade_seconds``, and the remembered frames stay references until every
+   frame displayed before the refresh is done (B-frames before it are predicted from both sides).
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ class CodecSettings:
     history: int = 6         # processed frames kept as candidate references
     slots: int = 16          # canvases kept
     check_sigma: float = 2.0  # low-pass (px) of the check's difference, see check.py
+    frame_rate: float = 25.0  # the video's frames per second
+    fade_seconds: float = 0.3  # a refresh's cross-fade
 
     @property
     def check_threshold(self) -> float:
@@ -107,8 +111,11 @@ class CodecSettings:
 
     @property
     def fade_frames(self) -> int:
-        """Display frames over which a refresh fades in (0: it replaces the picture at once)."""
-        return 8
+        """Display frames over which a refresh fades in (0: it replaces the picture at once):
+        ``fade_seconds`` at ``frame_rate``. Counted in frames, a 10 fps clip spent most of its
+        one-second carry inside a cross-fade, softer than either picture."""
+        # clamped: a variable-rate file may claim a rate of thousands
+        return int(round(self.fade_seconds * min(max(self.frame_rate, 1.0), 120.0)))
 
 
 @dataclass
@@ -178,7 +185,7 @@ class CodecEngine(Engine):
         self.store: Optional[CanvasStore] = None
         self.refresh_frames: List[int] = []
         self.refreshed_at = float("-inf")  # time (s) of the last full pass
-        self.in_gop_refresh: Optional[int] = None  # display index of a refresh that kept references
+        self.kept_refresh: Optional[int] = None  # display index of a refresh that kept references
         self.refresh_reasons: Dict[str, int] = {}
         self.frame_log: List[Dict[str, object]] = []  # per processed frame: type, reason, shares
         self.vector_frames = 0
@@ -201,11 +208,11 @@ class CodecEngine(Engine):
             self.next_display += 1
         if self.store is not None:
             self.store.fade_passed(self.next_display)
-            if self.in_gop_refresh is not None and self.next_display > self.in_gop_refresh:
-                # every frame displayed before an in-GOP refresh is done: what it was carried from
-                # is not carried any further
-                self.store.forget_before(self.in_gop_refresh)
-                self.in_gop_refresh = None
+            if self.kept_refresh is not None and self.next_display > self.kept_refresh:
+                # every frame displayed before a refresh that kept references is done: what
+                # those frames were carried from is not carried any further
+                self.store.forget_before(self.kept_refresh)
+                self.kept_refresh = None
         if final and self.ready:  # display indices with gaps cannot happen, but never lose a frame
             out.extend(self.ready[k] for k in sorted(self.ready))
             self.ready.clear()
@@ -221,7 +228,6 @@ class CodecEngine(Engine):
         self._note = {"frame": rec.display_index, "type": rec.pict_type}
         before = self.stats.network_pixels
         out = pred = None
-        carried_too_long = False
         if self.store.empty:
             self._note["reason"] = "first frame"
         else:
@@ -232,16 +238,15 @@ class CodecEngine(Engine):
                 self._note["reason"] = "I-frame"
             elif rec.time - self.refreshed_at >= self.settings.carry_seconds:
                 self._note["reason"] = "carried too long"
-                carried_too_long = True
             else:
                 out = self._refine(rec, luma, pred)
         if out is None:
             # Only the picture and its failed blocks are faded from: the provenance fields and the
             # check's difference (~12 MB at 720p) are freed before the network's peak.
             kept = (pred.out, pred.dirty) if pred is not None else None
-            # A refresh inside a GOP keeps the references: the B-frames displayed before it are
-            # still to come and predicted from both sides (forgotten, their past ones are lost).
-            velocity = pred.velocity if carried_too_long else None
+            # A refresh within a shot keeps the references: B-frames displayed before it may still
+            # be to come, predicted from both sides (forgotten, their past ones are lost).
+            velocity = pred.velocity if pred is not None else None
             pred = None
             out = self._full(rec, luma, kept, velocity)
             reason = str(self._note.get("reason", "?"))
@@ -277,14 +282,14 @@ class CodecEngine(Engine):
             corr *= keep[..., None]
         if velocity is None:
             self.store.start_over(rec.display_index, out, luma, corr, s.fade_frames)
-            self.in_gop_refresh = None
+            self.kept_refresh = None
         else:
             slot, _ = self.store.claim_slot(rec.display_index)
             self.store.canvas[slot], self.store.canvas_luma[slot] = out, luma
             self.store.start_fade(rec.display_index, slot, corr, s.fade_frames)
             self.store.remember(rec.display_index, luma, np.full(luma.shape, slot, np.uint8),
                                 self.store.identity, velocity)
-            self.in_gop_refresh = rec.display_index
+            self.kept_refresh = rec.display_index
         if corr is None:
             return out
         shown = corr + out
