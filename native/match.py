@@ -52,6 +52,17 @@ def candidate_costs(cur, refs, ref_idx, dx, dy, cell):
                     for y in range(y0, y1):
                         for x in range(x0, x1):
                             total += abs(cur[y, x] - ref[y + iy, x + ix])
+                elif y0 + iy >= 0 and y1 + iy + 1 < h and x0 + ix >= 0 and x1 + ix + 1 < w:
+                    # fractional vector, footprint inside the frame: the same bilinear weights
+                    # for every pixel of the cell (what ``sample_gray`` computes, without its
+                    # per-pixel clamping)
+                    fy = vy - iy
+                    fx = vx - ix
+                    for y in range(y0, y1):
+                        for x in range(x0, x1):
+                            top = ref[y + iy, x + ix] * (1.0 - fx) + ref[y + iy, x + ix + 1] * fx
+                            bottom = ref[y + iy + 1, x + ix] * (1.0 - fx) + ref[y + iy + 1, x + ix + 1] * fx
+                            total += abs(cur[y, x] - (top * (1.0 - fy) + bottom * fy))
                 else:
                     for y in range(y0, y1):
                         for x in range(x0, x1):

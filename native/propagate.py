@@ -133,6 +133,22 @@ def _sample_rgb(c, sy, sx):
     r = 0.0
     g = 0.0
     b = 0.0
+    if 1 <= iy and iy + 2 < ch and 1 <= ix and ix + 2 < cw:
+        # all sixteen taps inside the canvas (nearly every pixel): no clamping per tap
+        for j in range(4):
+            row = c[iy - 1 + j]
+            rr = 0.0
+            gg = 0.0
+            bb = 0.0
+            for i in range(4):
+                wgt = wx[i]
+                rr += wgt * row[ix - 1 + i, 0]
+                gg += wgt * row[ix - 1 + i, 1]
+                bb += wgt * row[ix - 1 + i, 2]
+            r += wy[j] * rr
+            g += wy[j] * gg
+            b += wy[j] * bb
+        return r, g, b
     for j in range(4):
         yy = min(max(iy - 1 + j, 0), ch - 1)
         rr = 0.0
@@ -150,7 +166,8 @@ def _sample_rgb(c, sy, sx):
     return r, g, b
 
 
-@njit(parallel=True, cache=True)
+# fastmath: 30 -> 22 ms at 720p here, the same uint8 frames (inputs are never NaN or infinite)
+@njit(parallel=True, cache=True, fastmath=True)
 def _render(canvases, canvas_luma, gen, coord, inv_scale, cur_luma, gen2, coord2, weight2, corr, corr_slot, fade):
     _, ch, cw, _ = canvases.shape
     h, w = gen.shape
