@@ -326,6 +326,17 @@ def test_an_in_gop_refresh_keeps_earlier_frames_until_they_are_displayed():
     assert store.references(9) == ([2], []) and store.free_slot() == 0
 
 
+def test_forgetting_before_a_refresh_never_empties_the_store():
+    """Were the refresh's own entry dropped meanwhile (``claim_slot`` under slot pressure), the
+    frames before it stay: an empty store would make the next frame a first frame, unfaded."""
+    store = CanvasStore(8, 8, history=4, slots=4)
+    zeros = np.zeros((8, 8), np.float32)
+    store.start_over(0, np.zeros((8, 8, 3), np.uint8), zeros)
+    store.remember(4, zeros, np.zeros((8, 8), np.uint8), store.identity)
+    store.forget_before(8)  # nothing from 8 on is remembered
+    assert not store.empty and sorted(store.display[store.display >= 0]) == [0, 4]
+
+
 class _AlwaysWhole(CodecSettings):
     @property
     def full_refresh_share(self) -> float:

@@ -105,7 +105,11 @@ class CanvasStore:
         self.used_slots[i] = set()
 
     def forget_before(self, display_index: int) -> None:
-        """Drop the remembered frames displayed before ``display_index``."""
+        """Drop the remembered frames displayed before ``display_index``, unless none displayed
+        from it on is left (``claim_slot`` may have dropped it): the store never empties
+        within a shot, else the next frame would be a first frame, stylized without a fade."""
+        if not (self.display >= display_index).any():
+            return
         for i in np.flatnonzero((self.display >= 0) & (self.display < display_index)):
             self.forget(int(i))
 
