@@ -4,7 +4,7 @@ import pytest
 
 from clips import make_clip, texture
 from codecstyle.engine.canvas_store import CanvasStore, coord_scale, identity_coords
-from codecstyle.engine.check import block_errors, dirty_blocks
+from codecstyle.engine.check import block_errors, contrast_thresholds, dirty_blocks
 from codecstyle.engine.codec import CodecEngine, CodecSettings, luma_of
 from codecstyle.engine.flow import FlowEngine
 from codecstyle.motion.cleaning import choose_field
@@ -370,3 +370,17 @@ def test_a_refresh_fades_in_over_the_same_time_at_any_frame_rate():
     assert CodecSettings(frame_rate=10).fade_frames == 3
     assert CodecSettings(frame_rate=60).fade_frames == 18
     assert CodecSettings(frame_rate=90000).fade_frames == 36  # a variable-rate file's odd claim
+
+
+def test_the_check_threshold_falls_with_the_neighbourhoods_contrast():
+    """A dim, flat area gets half the threshold (a few levels there change what the network
+    paints); an area with contrast of twice the threshold or more keeps all of it."""
+    rng = np.random.default_rng(3)
+    luma = np.full((96, 192), 20.0, np.float32)
+    luma += rng.normal(0, 1.0, luma.shape).astype(np.float32)   # flat and dim, sensor noise
+    luma[:, 96:] = rng.uniform(0, 255, (96, 96)).astype(np.float32)  # strong texture
+    t = contrast_thresholds(luma, 16, 10.0, 0.5)
+    assert t.shape == (6, 12)
+    assert np.allclose(t[:, :4], 5.0)      # far from the textured half: the floor
+    assert np.allclose(t[:, 8:], 10.0)     # textured: the threshold itself
+    assert (np.diff(t[0]) >= -1e-6).all()  # rising towards the texture in between

@@ -7,6 +7,11 @@ what does not matter: sub-pixel interpolation error on fine texture and coding n
 zero-mean over a few pixels, while real changes shift the local mean, so the difference is
 low-passed before it is taken absolute. A textured block whose texture is merely resampled stays
 clean; a block whose content changed does not.
+
+The threshold is in luma levels, but the network responds to contrast relative to the
+neighbourhood: in a dim, flat face an eye opening or a mouth moving changes luma by a few levels
+only, and the strokes the network paints there change completely. So where the neighbourhood's
+contrast is low the threshold falls with it (``contrast_thresholds``).
 """
 from __future__ import annotations
 
@@ -48,3 +53,25 @@ def dirty_blocks(errors: np.ndarray, threshold: float, halo_factor: float) -> np
     if strong.any():
         dirty |= cv2.dilate(strong, np.ones((3, 3), np.uint8)).astype(bool)
     return dirty
+
+
+def contrast_thresholds(luma: np.ndarray, block: int, threshold: float, floor: float,
+                        window: int = 33) -> np.ndarray:
+    """Per-block thresholds ``(ceil(H/block), ceil(W/block))`` float32 in luma levels:
+    ``threshold * clip(std / (2 * threshold), floor, 1)``, where ``std`` is the luma's standard
+    deviation over ``window`` px around each pixel, averaged over the block. Neighbourhoods with
+    contrast of twice the threshold or more keep it; flat ones get ``floor * threshold``.
+
+    luma: ``(H, W)`` float32 0..255 decoded luma. floor: 0..1.
+    """
+    mean = cv2.blur(luma, (window, window), borderType=cv2.BORDER_REFLECT)
+    square = cv2.blur(luma * luma, (window, window), borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    h, w = luma.shape
+    by, bx = -(-h // block), -(-w // block)
+    padded = np.zeros((by * block, bx * block), np.float32)
+    padded[:h, :w] = std
+    counts = np.zeros_like(padded)
+    counts[:h, :w] = 1.0
+    block_std = padded.reshape(by, block, bx, block).sum(axis=(1, 3)) / counts.reshape(by, block, bx, block).sum(axis=(1, 3))
+    return threshold * np.clip(block_std / (2.0 * threshold), floor, 1.0)
