@@ -28,11 +28,16 @@ def block_errors(diff: np.ndarray, block: int, sigma: float) -> np.ndarray:
     """
     if sigma > 0:
         diff = cv2.GaussianBlur(diff, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    err = np.abs(diff)
-    h, w = err.shape
+    return block_means(np.abs(diff), block)
+
+
+def block_means(values: np.ndarray, block: int) -> np.ndarray:
+    """``(ceil(H/block), ceil(W/block))`` float32 means of ``(H, W)`` float32 ``values`` per
+    ``block`` x ``block`` block; partial edge blocks average only their real pixels."""
+    h, w = values.shape
     by, bx = -(-h // block), -(-w // block)
     padded = np.zeros((by * block, bx * block), np.float32)
-    padded[:h, :w] = err
+    padded[:h, :w] = values
     counts = np.zeros_like(padded)
     counts[:h, :w] = 1.0
     total = padded.reshape(by, block, bx, block).sum(axis=(1, 3))
@@ -67,11 +72,4 @@ def contrast_thresholds(luma: np.ndarray, block: int, threshold: float, floor: f
     mean = cv2.blur(luma, (window, window), borderType=cv2.BORDER_REFLECT)
     square = cv2.blur(luma * luma, (window, window), borderType=cv2.BORDER_REFLECT)
     std = np.sqrt(np.maximum(square - mean * mean, 0.0))
-    h, w = luma.shape
-    by, bx = -(-h // block), -(-w // block)
-    padded = np.zeros((by * block, bx * block), np.float32)
-    padded[:h, :w] = std
-    counts = np.zeros_like(padded)
-    counts[:h, :w] = 1.0
-    block_std = padded.reshape(by, block, bx, block).sum(axis=(1, 3)) / counts.reshape(by, block, bx, block).sum(axis=(1, 3))
-    return threshold * np.clip(block_std / (2.0 * threshold), floor, 1.0)
+    return threshold * np.clip(block_means(std, block) / (2.0 * threshold), floor, 1.0)
