@@ -57,10 +57,10 @@ from .child import run_child
 from .machine import library_versions, machine_info
 from .options import FLOOR_LABEL, BenchOptions, Variant, plan_variants
 from .peer import PEER_COMMAND, peer_frames, run_peer, trim_clip
+from .report import STAGES
 
 __all__ = ["BenchReport", "run_bench"]
 
-STAGE_ORDER = ("decode", "motion", "propagate", "network", "encode", "encode_thread")
 
 
 @dataclass
@@ -161,7 +161,7 @@ def _aggregate(variant: Variant, results: List[dict]) -> dict:
     sums = [r["summary"] for r in ok]
     frames = sums[0]["frames"]
     names = sorted({k for s in sums for k in s["stages"]},
-                   key=lambda k: (STAGE_ORDER.index(k) if k in STAGE_ORDER else len(STAGE_ORDER), k))
+                   key=lambda k: (STAGES.index(k) if k in STAGES else len(STAGES), k))
     seconds = median(s["seconds"] for s in sums)
     stages = {}
     for name in names:

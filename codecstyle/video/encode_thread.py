@@ -71,7 +71,6 @@ class EncodeThread:
     def _raise_error(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
-            self._stopping = True
             raise error
 
     def _run(self) -> None:
