@@ -69,6 +69,12 @@ class CanvasStore:
         self.fade_slot = 0  # the canvas whose samples get ``fade_corr`` back
         self.fade_center = 0
         self.fade_frames = 0
+        # Write counters, so a copy of the store on a GPU (``gpu.device_kernels``) uploads only
+        # what changed: every write takes the next number.
+        self.writes = 0
+        self.slot_version = np.zeros(slots, np.int64)
+        self.entry_version = np.zeros(history, np.int64)
+        self.fade_version = 0
 
     # -- remembered frames -------------------------------------------------------------
     @property
@@ -94,6 +100,8 @@ class CanvasStore:
         self.display[h] = display_index
         self.velocity[h] = velocity
         self.lumas[h], self.gens[h], self.coords[h] = luma, gen, coord
+        self.writes += 1
+        self.entry_version[h] = self.writes
         # a histogram of the uint8 slots, without np.bincount's int64 copy (7 MB at 720p)
         counts = cv2.calcHist([self.gens[h]], [0], None, [256], [0, 256]).ravel()
         self.used_slots[h] = set(np.flatnonzero(counts).tolist())
@@ -118,6 +126,13 @@ class CanvasStore:
             self.forget(i)
 
     # -- canvases ----------------------------------------------------------------------
+    def put_canvas(self, slot: int, out: np.ndarray, luma: np.ndarray) -> None:
+        """Canvas ``slot`` becomes ``out`` ``(H, W, 3)`` uint8, stylized from decoded ``luma``
+        ``(H, W)`` (0..255, rounded to whole levels)."""
+        self.canvas[slot], self.canvas_luma[slot] = out, luma
+        self.writes += 1
+        self.slot_version[slot] = self.writes
+
     def free_slot(self) -> Optional[int]:
         live = set().union(*self.used_slots)
         if self.fade_corr is not None:
@@ -149,7 +164,7 @@ class CanvasStore:
         ``fade_corr`` (propagated minus fresh, ``(H, W, 3)`` float32), samples of canvas 0 get
         that difference back, fading linearly to nothing ``fade_frames`` display frames away."""
         self.forget_all()
-        self.canvas[0], self.canvas_luma[0] = out, luma
+        self.put_canvas(0, out, luma)
         self.start_fade(display_index, 0, fade_corr, fade_frames)
         self.remember(display_index, luma, np.zeros(luma.shape, np.uint8), self.identity)
 
@@ -157,6 +172,8 @@ class CanvasStore:
         """Samples of canvas ``slot`` get ``fade_corr`` back, fading linearly to nothing
         ``fade_frames`` display frames away from ``display_index``."""
         self.fade_corr, self.fade_slot = fade_corr, slot
+        self.writes += 1
+        self.fade_version = self.writes
         self.fade_center, self.fade_frames = display_index, fade_frames
 
     def end_fade(self) -> None:

@@ -24,7 +24,6 @@ import cv2
 import numpy as np
 
 from codecstyle.native.distortion import block_distortion
-from codecstyle.native.propagate import compose_field, render
 
 from ..motion.cleaning import choose_field
 from ..motion.field import CellVectors, cell_vectors
@@ -35,6 +34,7 @@ from ..video.reader import VECTOR_CODECS, ZERO_B_CODECS, FrameRecord
 from .base import Engine, Finished
 from .canvas_store import CanvasStore
 from .check import block_errors, contrast_thresholds, dirty_blocks
+from .kernels import CpuKernels
 from .order import ReorderBuffer
 from .tiles import feather_mask, plan_tiles
 
@@ -154,17 +154,6 @@ def luma_of(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _cell_weight(has2: np.ndarray, cell: float, h: int, w: int) -> np.ndarray:
-    """Per-pixel weight ``(H, W)`` float32 of the second source: 0.5 on bi-predicted cells,
-    interpolated between cell centres so averaged and single-source cells meet without a seam."""
-    cy_n, cx_n = has2.shape
-    big = cv2.resize(has2.astype(np.float32) * 0.5, (int(round(cx_n * cell)), int(round(cy_n * cell))),
-                     interpolation=cv2.INTER_LINEAR)
-    out = np.zeros((h, w), np.float32)
-    out[:min(h, big.shape[0]), :min(w, big.shape[1])] = big[:h, :w]
-    return out
-
-
 class CodecEngine(Engine):
     """See the module docstring.
 
@@ -173,15 +162,23 @@ class CodecEngine(Engine):
     - motion: ``"vectors"``, ``"flow"`` or ``"auto"`` (vectors where the codec exports them,
       else DIS optical flow).
     - keyframes: refresh fully at I-frames (the codec's own refresh points).
+    - kernels: where matching and propagation run (``engine.kernels``): by default torch on the
+      GPU when the network runs on CUDA, else the numba kernels.
     """
 
     name = "codec"
 
     def __init__(self, stylizer: Stylizer, timer: StageTimer, coded_size: Tuple[int, int],
                  codec_name: str, settings: Optional[CodecSettings] = None, motion: str = "auto",
-                 keyframes: bool = True):
+                 keyframes: bool = True, kernels=None):
         super().__init__(timer)
         self.stylizer = stylizer
+        if kernels is None:
+            kernels = CpuKernels()
+            if stylizer.device.type == "cuda":
+                from ..gpu.device_kernels import DeviceKernels
+                kernels = DeviceKernels(stylizer.device)
+        self.kernels = kernels
         self.settings = settings or CodecSettings()
         self.coded_size = coded_size
         self.codec_name = codec_name
@@ -297,7 +294,7 @@ class CodecEngine(Engine):
             self.kept_refresh = None
         else:
             slot, _ = self.store.claim_slot(rec.display_index)
-            self.store.canvas[slot], self.store.canvas_luma[slot] = out, luma
+            self.store.put_canvas(slot, out, luma)
             self.store.start_fade(rec.display_index, slot, corr, s.fade_frames)
             self.store.remember(rec.display_index, luma, np.full(luma.shape, slot, np.uint8),
                                 self.store.identity, velocity)
@@ -329,23 +326,15 @@ class CodecEngine(Engine):
             # Temporally scaled velocities stand in for the zero vectors decoders export on many
             # B-blocks; measured flow needs no stand-in, and scaling its error would add drift.
             velocity = None if self.motion == "flow" else store.nearest_velocity(rec.display_index)
-            chosen = choose_field(luma, store.lumas, past, future, cells, s.match_tolerance, distance, velocity)
+            chosen = choose_field(luma, store.lumas, past, future, cells, s.match_tolerance, distance, velocity,
+                                  costs=lambda *candidates: self.kernels.match(store, luma, *candidates))
             if float(np.median(chosen.cost)) > s.scene_cut_cost:
                 return None
             # motion per display frame (v = velocity * signed distance), for later neighbours
             velocity = chosen.v / distance[chosen.ref][..., None]
         with self.timer.stage("propagate"):
-            gen, coord = compose_field(chosen.ref, np.ascontiguousarray(chosen.v[..., 0]),
-                                       np.ascontiguousarray(chosen.v[..., 1]), float(cells.cell), 2.0,
-                                       store.gens, store.coords, store.scale)
-            second = None
-            if chosen.has2.any():
-                gen2, coord2 = compose_field(chosen.ref2, np.ascontiguousarray(chosen.v2[..., 0]),
-                                             np.ascontiguousarray(chosen.v2[..., 1]), float(cells.cell), 2.0,
-                                             store.gens, store.coords, store.scale)
-                second = (gen2, coord2, _cell_weight(chosen.has2, cells.cell, h, w))
-            out, diff = render(store.canvas, store.canvas_luma, gen, coord, luma, second,
-                               store.correction(rec.display_index), scale=store.scale)
+            gen, coord, out, diff = self.kernels.propagate(store, chosen, float(cells.cell), luma,
+                                                           store.correction(rec.display_index))
             errors = block_errors(diff, s.block, s.check_sigma)
             dirty = dirty_blocks(errors, s.check_threshold, s.halo_factor)
             dirty |= errors > contrast_thresholds(luma, s.block, s.check_threshold, s.contrast_floor)
@@ -376,14 +365,13 @@ class CodecEngine(Engine):
                 # network pass, when all canvases are still referenced.
                 self._note["flattened"] = True
                 # the carried luma is fractional; whole levels are what the store keeps
-                store.canvas_luma[slot] = np.where(fresh, luma, np.clip(np.rint(pred.diff + luma), 0, 255))
+                store.put_canvas(slot, out, np.where(fresh, luma, np.clip(np.rint(pred.diff + luma), 0, 255)))
                 gen = np.full((h, w), slot, np.uint8)
                 coord = store.identity
             else:
-                store.canvas_luma[slot] = luma
+                store.put_canvas(slot, out, luma)
                 gen = np.where(fresh, np.uint8(slot), gen)
                 coord = np.where(fresh[..., None], store.identity, coord)
-            store.canvas[slot] = out
         store.remember(rec.display_index, luma, gen, coord, pred.velocity)
         return out
 

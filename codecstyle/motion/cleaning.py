@@ -9,7 +9,7 @@ it matches nearly as well: in flat areas any vector matches, and only the simple
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import cv2
 import numpy as np
@@ -57,7 +57,8 @@ def _local_mean(v: np.ndarray, has: np.ndarray, radius: int = 2) -> np.ndarray:
 
 def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], future: List[int],
                  cells: CellVectors, tolerance: float, distance: Optional[np.ndarray] = None,
-                 velocity: Optional[np.ndarray] = None) -> ChosenField:
+                 velocity: Optional[np.ndarray] = None,
+                 costs: Optional[Callable[..., np.ndarray]] = None) -> ChosenField:
     """Pick each cell's source among the candidates.
 
     - cur_luma ``(H, W)`` float32, ref_lumas ``(R, H, W)`` uint8 or float32 (0..255).
@@ -99,8 +100,8 @@ def choose_field(cur_luma: np.ndarray, ref_lumas: np.ndarray, past: List[int], f
             add(r, glob * distance[r], always, 1)
     ref_idx = np.stack(refs, axis=-1)
     v = np.stack(vecs, axis=-2)  # (Cy, Cx, K, 2)
-    costs = candidate_costs(cur_luma, ref_lumas, ref_idx, np.ascontiguousarray(v[..., 0]),
-                            np.ascontiguousarray(v[..., 1]), float(cells.cell))
+    score = costs if costs is not None else (lambda *c: candidate_costs(cur_luma, ref_lumas, *c))
+    costs = score(ref_idx, np.ascontiguousarray(v[..., 0]), np.ascontiguousarray(v[..., 1]), float(cells.cell))
     best = costs.min(axis=-1)
     allowed = best * 1.1 + tolerance
     kinds = np.array(kinds)
