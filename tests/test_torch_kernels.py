@@ -104,3 +104,27 @@ def test_codec_engine_on_torch_kernels_renders_what_numba_renders(tmp_path):
     # rounds to the other side of a half level
     for a, b in zip(want, got):
         assert np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 1e-3
+
+
+def test_without_tiles_dirty_blocks_take_the_whole_frame_pass(tmp_path):
+    """On CUDA the engine refreshes dirty blocks from one pass over the whole frame (``tiles``
+    off): what it pastes is exactly the network's output for the frame, with the film's frozen
+    statistics, and every refresh counts a whole frame of network pixels."""
+    path = make_clip(str(tmp_path / "move.mp4"), width=192, height=128, frames=12, gop=12)
+    info = probe(path)
+    stylizer = Stylizer("19", device="cpu")
+    engine = CodecEngine(stylizer, StageTimer(), (info.width, info.height), info.codec, CodecSettings(), tiles=False)
+    frames = []
+    for record in read_frames(path):
+        frames += engine.push(record)
+    frames += engine.flush()
+    refined = [n for n in engine.frame_log if n.get("dirty_share", 0) > 0 and "reason" not in n]
+    assert refined, "no frame was refined: the clip does not exercise the path"
+    for note in refined:
+        assert note["network_share"] == 1.0
+        record, out = frames[note["frame"]]
+        whole, _ = stylizer.stylize(record.rgb, engine.frozen)
+        # at least the dirty blocks (a 16 px grid; the share is logged to 4 decimals) show the
+        # whole-frame output
+        close = (np.abs(out.astype(int) - whole) <= 1).all(axis=-1).reshape(8, 16, 12, 16).all(axis=(1, 3))
+        assert close.mean() >= note["dirty_share"] - 1e-4 > 0
