@@ -205,7 +205,7 @@ def _render(canvases, canvas_luma, gen, coord, inv_scale, cur_luma, gen2, coord2
                 a *= min(1.0, max(0.0, AGREE_PX + 0.5 - apart))
                 # everything about the second source stays inside this block: with its sample
                 # taken under a second ``if a > 0.0`` numba compiled a kernel whose bi-predicted,
-                # cross-faded pixels differed from the Python function's by up to 12 levels
+                # cross-faded pixels differed from the Python function's by up to 63 levels
                 if a > 0.0:
                     q0, q1, q2 = _sample_rgb(canvases[s2], ty, tx)
                     if faded and s2 == corr_slot:
