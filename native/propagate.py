@@ -107,7 +107,7 @@ AGREE_PX = 0.5
 
 
 @njit(cache=True, inline="always")
-def _cubic_weights(t):
+def cubic_weights(t):
     """Keys cubic weights of the four taps around a sample ``t`` (0..1) past the second tap."""
     a = CUBIC_A
     u = 1.0 - t
@@ -132,8 +132,8 @@ def _sample_rgb(c, sy, sx):
     tx = sx - ix
     if ty == 0.0 and tx == 0.0:
         return float(c[iy, ix, 0]), float(c[iy, ix, 1]), float(c[iy, ix, 2])
-    wy = _cubic_weights(ty)
-    wx = _cubic_weights(tx)
+    wy = cubic_weights(ty)
+    wx = cubic_weights(tx)
     r = 0.0
     g = 0.0
     b = 0.0

@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from codecstyle.native.propagate import AGREE_PX, CUBIC_A
+from codecstyle.native.propagate import AGREE_PX, cubic_weights
 
 
 def _grid(n: int, device: torch.device) -> torch.Tensor:
@@ -79,6 +79,8 @@ def candidate_costs(cur: torch.Tensor, refs: torch.Tensor, ref_idx: torch.Tensor
     flat_cell = (cy * cx_n + cx).reshape(-1)
     count = torch.zeros(cy_n * cx_n, dtype=torch.float64, device=device)
     count.index_add_(0, flat_cell, torch.ones_like(flat_cell, dtype=torch.float64))
+    covered = count.reshape(cy_n, cx_n) > 0
+    count = count.clamp(min=1.0)
     out = torch.full((cy_n, cx_n, k_n), float("inf"), dtype=torch.float32, device=device)
     for k in range(k_n):
         r = ref_idx[..., k].long()
@@ -87,8 +89,8 @@ def candidate_costs(cur: torch.Tensor, refs: torch.Tensor, ref_idx: torch.Tensor
         vy = dy[..., k].double()[cy, cx]
         err = (target.double() - _bilinear(refs, plane, y + vy, x + vx)).abs().reshape(-1)
         total = torch.zeros(cy_n * cx_n, dtype=torch.float64, device=device).index_add_(0, flat_cell, err)
-        mean = (total / count.clamp(min=1.0)).float().reshape(cy_n, cx_n)
-        out[..., k] = torch.where((r >= 0) & (count.reshape(cy_n, cx_n) > 0), mean, out[..., k])
+        mean = (total / count).float().reshape(cy_n, cx_n)
+        out[..., k] = torch.where((r >= 0) & covered, mean, out[..., k])
     return out
 
 
@@ -150,14 +152,9 @@ def compose_field(ref_of: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor, cell
     return gen, coord
 
 
-def _cubic_weights(t: torch.Tensor):
-    """Keys cubic weights (``CUBIC_A``) of the four taps around ``t`` (0..1) past the second."""
-    a = CUBIC_A
-    u = 1.0 - t
-    return (a * ((1.0 + t) ** 3 - 5.0 * (1.0 + t) ** 2 + 8.0 * (1.0 + t) - 4.0),
-            (a + 2.0) * t ** 3 - (a + 3.0) * t * t + 1.0,
-            (a + 2.0) * u ** 3 - (a + 3.0) * u * u + 1.0,
-            a * ((2.0 - t) ** 3 - 5.0 * (2.0 - t) ** 2 + 8.0 * (2.0 - t) - 4.0))
+#: Keys cubic weights (``CUBIC_A``) of the four taps around ``t`` (0..1) past the second: the
+#: numba kernel's own formula, whose plain arithmetic works on tensors as it is.
+_cubic_weights = cubic_weights.py_func
 
 
 def _bicubic_rgb(canvases: torch.Tensor, slot: torch.Tensor, sy: torch.Tensor, sx: torch.Tensor) -> torch.Tensor:
